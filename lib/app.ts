@@ -1,0 +1,93 @@
+import { type Config, loadConfig } from './config.js';
+import { type DatabaseHandle, type Db, openDatabase } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import type { TokenSettings } from './identity/access-token.js';
+import { loadSigningKeys } from './identity/signing-keys.js';
+import { createLogger, type Logger } from './log.js';
+import { createMailer, type Mailer } from './mail/outbox.js';
+import type { RateLimiter } from './ratelimit/limiter.js';
+import { createMemoryLimiter } from './ratelimit/memory.js';
+import { createUpstashLimiter } from './ratelimit/upstash.js';
+
+/** Everything a request needs from the outside world, built once per process from the config. */
+export interface App {
+  readonly config: Config;
+  readonly db: Db;
+  readonly database: DatabaseHandle;
+  readonly limiter: RateLimiter;
+  readonly log: Logger;
+  readonly tokens: TokenSettings;
+  readonly mailer: Mailer;
+  /** The clock every expiry and window is computed from (tests may move it). */
+  now(): Date;
+  /** Runs work after the response (Vercel's waitUntil in production); never on the hot path. */
+  defer(task: Promise<unknown>): void;
+  /** Waits for deferred work (tests, shutdown). */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  readonly now?: () => Date;
+  readonly log?: Logger;
+  readonly defer?: (task: Promise<unknown>) => void;
+  /** Apply schema.sql on start (always for the embedded database, which may be brand new). */
+  readonly migrate?: boolean;
+}
+
+function createLimiter(config: Config): RateLimiter {
+  const rateLimit = config.rateLimit;
+  return rateLimit.kind === 'upstash'
+    ? createUpstashLimiter({ url: rateLimit.url, token: rateLimit.token, prefix: rateLimit.prefix })
+    : createMemoryLimiter();
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const database = await openDatabase(config.database);
+  if (options.migrate ?? config.database.kind === 'pglite') await migrate(database);
+  const keys = await loadSigningKeys(config.jwt.privateKeys);
+  const pending = new Set<Promise<unknown>>();
+  const settle = async () => {
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+  };
+  return {
+    config,
+    db: database.db,
+    database,
+    limiter: createLimiter(config),
+    log,
+    tokens: { keys, issuer: config.jwt.issuer, audience: config.jwt.audience },
+    mailer: createMailer(config.mail.smtpUrl, config.mail.from, log),
+    now: options.now ?? (() => new Date()),
+    defer:
+      options.defer ??
+      ((task) => {
+        const tracked = task
+          .catch((error: unknown) => log.error('deferred task failed', { error }))
+          .finally(() => pending.delete(tracked));
+        pending.add(tracked);
+      }),
+    settle,
+    close: async () => {
+      await settle();
+      await database.close();
+    },
+  };
+}
+
+let defaultApp: Promise<App> | undefined;
+
+/** The process-wide app, from process.env, for the Vercel functions and the dev server. */
+export function getDefaultApp(): Promise<App> {
+  defaultApp ??= (async () => {
+    const config = loadConfig();
+    const { waitUntil } = await import('@vercel/functions');
+    return createApp(config, process.env.VERCEL ? { defer: (task) => waitUntil(task) } : {});
+  })();
+  // A failed start (bad config, database down) is retried on the next request, not cached forever.
+  defaultApp.catch(() => {
+    defaultApp = undefined;
+  });
+  return defaultApp;
+}

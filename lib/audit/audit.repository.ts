@@ -1,0 +1,44 @@
+import type { Actor } from '../auth/caller.js';
+import type { Db } from '../db/database.js';
+import { olderThan, type PagePosition } from '../db/pagination.js';
+import type { JsonValue } from '../db/tables.js';
+
+export interface AuditEntry {
+  readonly tenantId: string | null;
+  readonly action: string;
+  readonly target?: { readonly type: string; readonly id: string };
+  readonly metadata?: Record<string, JsonValue>;
+}
+
+/**
+ * Appends one audit event. Call it with the transaction that makes the change, so the change and
+ * its record commit (or roll back) together. Never put a secret into `metadata`.
+ */
+export async function recordAudit(executor: Db, actor: Actor, entry: AuditEntry, at: Date): Promise<void> {
+  await executor
+    .insertInto('audit_events')
+    .values({
+      tenant_id: entry.tenantId,
+      action: entry.action,
+      actor_type: actor.type,
+      actor_id: actor.id,
+      target_type: entry.target?.type ?? null,
+      target_id: entry.target?.id ?? null,
+      ip: actor.ip,
+      request_id: actor.requestId,
+      metadata: JSON.stringify(entry.metadata ?? {}) as unknown as JsonValue,
+      created_at: at,
+    })
+    .execute();
+}
+
+/** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
+export function listAuditEvents(executor: Db, tenantId: string, after: PagePosition | null, limit: number) {
+  let query = executor.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
+  if (after) query = query.where(olderThan(after));
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+}

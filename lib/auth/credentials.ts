@@ -1,0 +1,69 @@
+import { BadRequestError } from '../errors.js';
+
+/** A credential as presented on the request, before it is verified. */
+export type PresentedCredential =
+  | { readonly kind: 'admin_key'; readonly secret: string }
+  | { readonly kind: 'api_key'; readonly secret: string }
+  | { readonly kind: 'bearer_token'; readonly token: string }
+  /** An Authorization header with a scheme we do not speak (Basic, Digest …). */
+  | { readonly kind: 'unsupported_scheme' };
+
+/** Query parameter names that carry credentials in the wild; never accepted (URLs are logged). */
+const CREDENTIAL_PARAMS = new Set([
+  'api_key',
+  'apikey',
+  'api-key',
+  'x-api-key',
+  'x_api_key',
+  'key',
+  'admin_key',
+  'x-admin-key',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'jwt',
+  'auth',
+  'authorization',
+  'bearer',
+  'password',
+  'secret',
+  'client_secret',
+]);
+
+const KEY_LIKE = /heir_(pk|pt|in)_[0-9A-Za-z]{20,}/;
+
+/** Rejects a request whose query string carries something that looks like a credential. */
+export function assertNoCredentialsInUrl(url: URL): void {
+  for (const [name, value] of url.searchParams) {
+    if (CREDENTIAL_PARAMS.has(name.toLowerCase()) || KEY_LIKE.test(value)) {
+      throw new BadRequestError(
+        'credentials_in_url',
+        `Credentials are never accepted in the URL (parameter "${name}"); send them in a header.`,
+      );
+    }
+  }
+}
+
+/**
+ * Reads the one credential a request carries. More than one (of any kinds) is ambiguous: guessing
+ * which one the caller meant would let a weaker credential ride along with a stronger one.
+ */
+export function extractCredential(headers: Headers): PresentedCredential | null {
+  const found: PresentedCredential[] = [];
+  const apiKey = headers.get('x-api-key');
+  if (apiKey !== null) found.push({ kind: 'api_key', secret: apiKey.trim() });
+  const adminKey = headers.get('x-admin-key');
+  if (adminKey !== null) found.push({ kind: 'admin_key', secret: adminKey.trim() });
+  const authorization = headers.get('authorization');
+  if (authorization !== null) {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization.trim());
+    if (!match?.[1]) found.push({ kind: 'unsupported_scheme' });
+    else if (match[1].startsWith('heir_')) found.push({ kind: 'api_key', secret: match[1] });
+    else found.push({ kind: 'bearer_token', token: match[1] });
+  }
+  if (found.length > 1) {
+    throw new BadRequestError('ambiguous_credentials', 'Send exactly one credential per request.');
+  }
+  return found[0] ?? null;
+}

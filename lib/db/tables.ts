@@ -1,0 +1,137 @@
+import type { ColumnType } from 'kysely';
+
+/**
+ * Every column of schema.sql, as data. The Kysely types below are derived from this object, and a test
+ * compares it with the live database's information_schema, so the types cannot drift from schema.sql.
+ * `default: true` marks columns the database fills when an insert leaves them out (nullable ones may
+ * be left out too).
+ */
+interface ColumnSpec {
+  readonly type: 'uuid' | 'text' | 'integer' | 'boolean' | 'timestamptz' | 'jsonb';
+  readonly nullable?: true;
+  readonly default?: true;
+}
+
+export const tables = {
+  tenants: {
+    id: { type: 'uuid', default: true },
+    name: { type: 'text' },
+    slug: { type: 'text' },
+    status: { type: 'text', default: true },
+    max_tier: { type: 'text', default: true },
+    created_at: { type: 'timestamptz', default: true },
+    updated_at: { type: 'timestamptz', default: true },
+  },
+  audit_events: {
+    id: { type: 'uuid', default: true },
+    tenant_id: { type: 'uuid', nullable: true },
+    action: { type: 'text' },
+    actor_type: { type: 'text' },
+    actor_id: { type: 'text', nullable: true },
+    target_type: { type: 'text', nullable: true },
+    target_id: { type: 'text', nullable: true },
+    ip: { type: 'text', nullable: true },
+    request_id: { type: 'text', nullable: true },
+    metadata: { type: 'jsonb', default: true },
+    created_at: { type: 'timestamptz', default: true },
+  },
+  users: {
+    id: { type: 'uuid', default: true },
+    tenant_id: { type: 'uuid' },
+    email: { type: 'text' },
+    email_key: { type: 'text' },
+    name: { type: 'text' },
+    role: { type: 'text' },
+    status: { type: 'text', default: true },
+    password_hash: { type: 'text' },
+    password_temporary: { type: 'boolean', default: true },
+    failed_logins: { type: 'integer', default: true },
+    created_at: { type: 'timestamptz', default: true },
+    updated_at: { type: 'timestamptz', default: true },
+    last_login_at: { type: 'timestamptz', nullable: true },
+    password_changed_at: { type: 'timestamptz', nullable: true },
+  },
+  sessions: {
+    id: { type: 'uuid', default: true },
+    user_id: { type: 'uuid' },
+    created_at: { type: 'timestamptz', default: true },
+    expires_at: { type: 'timestamptz' },
+    revoked_at: { type: 'timestamptz', nullable: true },
+    revoked_reason: { type: 'text', nullable: true },
+    ip: { type: 'text', nullable: true },
+    user_agent: { type: 'text', nullable: true },
+  },
+  refresh_tokens: {
+    id: { type: 'uuid', default: true },
+    session_id: { type: 'uuid' },
+    token_hash: { type: 'text' },
+    created_at: { type: 'timestamptz', default: true },
+    expires_at: { type: 'timestamptz' },
+    spent_at: { type: 'timestamptz', nullable: true },
+  },
+  password_reset_tokens: {
+    id: { type: 'uuid', default: true },
+    user_id: { type: 'uuid' },
+    token_hash: { type: 'text' },
+    created_at: { type: 'timestamptz', default: true },
+    expires_at: { type: 'timestamptz' },
+    spent_at: { type: 'timestamptz', nullable: true },
+  },
+  mail_outbox: {
+    id: { type: 'uuid', default: true },
+    to_address: { type: 'text' },
+    subject: { type: 'text' },
+    body: { type: 'text' },
+    kind: { type: 'text' },
+    created_at: { type: 'timestamptz', default: true },
+    sent_at: { type: 'timestamptz', nullable: true },
+    attempts: { type: 'integer', default: true },
+    last_error: { type: 'text', nullable: true },
+  },
+} as const satisfies Record<string, Record<string, ColumnSpec>>;
+
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+interface TypeOf {
+  uuid: string;
+  text: string;
+  integer: number;
+  boolean: boolean;
+  timestamptz: Date;
+  jsonb: JsonValue;
+}
+
+type Base<C extends ColumnSpec> = C extends { nullable: true } ? TypeOf[C['type']] | null : TypeOf[C['type']];
+type Column<C extends ColumnSpec> = C extends { default: true } | { nullable: true }
+  ? ColumnType<Base<C>, Base<C> | undefined, Base<C>>
+  : C['type'] extends 'timestamptz'
+    ? ColumnType<Date, Date | string, Date | string>
+    : Base<C>;
+
+/** Narrows free-text columns whose values the schema restricts with CHECK constraints. */
+interface Narrowed {
+  tenants: {
+    status: ColumnType<'active' | 'suspended', 'active' | 'suspended' | undefined, 'active' | 'suspended'>;
+    max_tier: ColumnType<Tier, Tier | undefined, Tier>;
+  };
+  audit_events: { actor_type: ActorType };
+  users: {
+    role: Role;
+    status: ColumnType<'active' | 'disabled', 'active' | 'disabled' | undefined, 'active' | 'disabled'>;
+  };
+}
+
+export type Tier = 'public' | 'partner' | 'internal';
+export type Role = 'owner' | 'admin' | 'member';
+export type ActorType = 'admin_key' | 'api_key' | 'user' | 'anonymous' | 'system';
+
+type AsSpec<X> = X extends ColumnSpec ? X : never;
+
+type Table<T extends keyof typeof tables> = Omit<
+  { -readonly [K in keyof (typeof tables)[T]]: Column<AsSpec<(typeof tables)[T][K]>> },
+  keyof (T extends keyof Narrowed ? Narrowed[T] : object)
+> &
+  (T extends keyof Narrowed ? Narrowed[T] : object);
+
+export type Database = { [T in keyof typeof tables]: Table<T> };
+export type { JsonValue };

@@ -1,0 +1,22 @@
+import type { App } from '../app.js';
+import type { Actor, Caller } from '../auth/caller.js';
+import type { PresentedCredential } from '../auth/credentials.js';
+import type { Db } from '../db/database.js';
+import type { Throttle } from '../ratelimit/throttle.js';
+
+/** The one typed context built per request and handed to every handler. */
+export interface RequestContext extends Throttle {
+  readonly app: App;
+  readonly db: Db;
+  readonly requestId: string;
+  readonly request: Request;
+  readonly url: URL;
+  /** The client IP (normalised), or null when the platform did not tell us. */
+  readonly ip: string | null;
+  readonly caller: Caller;
+  /** The caller as the audit log records it. */
+  readonly actor: Actor;
+  /** The credential as presented, for the few anonymous endpoints that read one (refresh). */
+  readonly credential: PresentedCredential | null;
+  now(): Date;
+}

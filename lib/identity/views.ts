@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { UserRow } from './user.repository.js';
+
+export const roleSchema = z.enum(['owner', 'admin', 'member']).meta({ id: 'Role' });
+
+export const userSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    name: z.string(),
+    role: roleSchema,
+    tenant_id: z.uuid(),
+    created_at: z.iso.datetime(),
+    last_login_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'User' });
+
+export const memberSchema = userSchema
+  .extend({ status: z.enum(['active', 'disabled']), password_change_required: z.boolean() })
+  .meta({ id: 'TeamMember' });
+
+export const tokenPairSchema = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int(),
+    refresh_token: z.string(),
+    user: userSchema,
+  })
+  .meta({ id: 'TokenPair' });
+
+export type UserView = z.infer<typeof userSchema>;
+export type MemberView = z.infer<typeof memberSchema>;
+export type TokenPair = z.infer<typeof tokenPairSchema>;
+
+export function toUserView(row: UserRow): UserView {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    tenant_id: row.tenant_id,
+    created_at: row.created_at.toISOString(),
+    last_login_at: row.last_login_at?.toISOString() ?? null,
+  };
+}
+
+export function toMemberView(row: UserRow): MemberView {
+  return { ...toUserView(row), status: row.status, password_change_required: row.password_temporary };
+}

@@ -1,0 +1,27 @@
+import type { Tier } from '../db/tables.js';
+import type { RateLimitPolicy } from './limiter.js';
+
+/** Every limit of API.md §3, in one place. All windows are the fixed 15 minutes. */
+const WINDOW = 900;
+
+const policy = (name: string, limit: number): RateLimitPolicy => ({ name, limit, windowSeconds: WINDOW });
+
+export const policies = {
+  tier: {
+    public: policy('public', 100),
+    partner: policy('partner', 1_000),
+    internal: policy('internal', 10_000),
+  } satisfies Record<Tier, RateLimitPolicy>,
+  person: policy('person', 1_000),
+  admin: policy('admin', 10_000),
+  /** Failed credentials count against the client IP, never against the key or account they named. */
+  authFailuresByIp: policy('auth_failures', 100),
+  loginByIp: policy('login', 100),
+  loginFailuresByEmail: policy('login_email', 10),
+  forgotPasswordByEmail: policy('forgot_password_email', 5),
+  forgotPasswordByIp: policy('forgot_password', 20),
+  /** Not in API.md: refreshes come from every open tab, so they get a bucket of their own. */
+  refreshByIp: policy('refresh', 1_000),
+  /** Not in API.md: reset-token checks and uses, per IP (tokens have 256 bits; this sheds load). */
+  passwordResetByIp: policy('password_reset', 100),
+} as const;

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { emailSchema } from '../identity/email.js';
+import { displayNameSchema } from '../validation/text.js';
+
+export const tierSchema = z.enum(['public', 'partner', 'internal']).meta({ id: 'Tier' });
+export const tenantStatusSchema = z.enum(['active', 'suspended']).meta({ id: 'TenantStatus' });
+
+const slugSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/, 'lowercase letters, digits and inner hyphens, at most 48');
+
+export const tenantSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    slug: z.string(),
+    status: tenantStatusSchema,
+    max_tier: tierSchema,
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Tenant' });
+
+export type TenantView = z.infer<typeof tenantSchema>;
+
+export const createTenantBody = z.strictObject({
+  name: displayNameSchema,
+  slug: slugSchema.optional(),
+  max_tier: tierSchema.optional(),
+  owner: z.strictObject({ email: emailSchema, name: displayNameSchema }),
+});
+
+export const updateTenantBody = z
+  .strictObject({
+    name: displayNameSchema.optional(),
+    status: tenantStatusSchema.optional(),
+    max_tier: tierSchema.optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, 'send at least one of name, status, max_tier');
+
+export const tenantParams = z.object({ tenantId: z.uuid() });

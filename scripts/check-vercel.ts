@@ -1,0 +1,133 @@
+/**
+ * `npm run check:vercel`: builds the deployment offline with `vercel build` and checks what Vercel
+ * would deploy — at most 12 functions (Hobby), every path of the API reaching a function through the
+ * BUILT routes (.vercel/output/config.json) and the same function as local routing
+ * (scripts/vercel-local.ts) picks, and nothing but public/ served as static files.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { Route } from '@vercel/routing-utils';
+import { allEndpoints } from '../lib/endpoints.js';
+import type { Router } from '../lib/http/router.js';
+import { applyRoutes, createVercelRouter, projectRoot, staticFile } from './vercel-local.js';
+
+const MAX_FUNCTIONS = 12;
+const SAMPLE_PARAM = '3f1c2b7e-8d4a-4c1e-9b2f-6a5d4e3c2b1a';
+const output = join(projectRoot, '.vercel', 'output');
+const failures: string[] = [];
+
+/** Every file under a folder, as paths relative to it with forward slashes. */
+function filesUnder(dir: string, base = dir): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path, base) : [relative(base, path).split(sep).join('/')];
+  });
+}
+
+/** The built functions, by the path Vercel serves them at (`/api/v1/tenants` for api/v1/tenants.func). */
+function builtFunctions(dir: string, base = dir): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (!statSync(path).isDirectory()) return [];
+    if (name.endsWith('.func')) return [`/${relative(base, path).split(sep).join('/').replace(/\.func$/, '')}`];
+    return builtFunctions(path, base);
+  });
+}
+
+function build(): void {
+  const projectJson = join(projectRoot, '.vercel', 'project.json');
+  if (!existsSync(projectJson)) {
+    mkdirSync(join(projectRoot, '.vercel'), { recursive: true });
+    writeFileSync(projectJson, `${JSON.stringify({ projectId: 'prj_local', orgId: 'team_local', settings: { framework: null } })}\n`);
+  }
+  rmSync(output, { recursive: true, force: true }); // no function left over from a file since removed
+  const result = spawnSync(join(projectRoot, 'node_modules', '.bin', 'vercel'), ['build', '--yes'], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CI: '1',
+      VERCEL_TELEMETRY_DISABLED: '1',
+      NO_UPDATE_NOTIFIER: '1',
+      FORCE_COLOR: '0',
+      // Dependencies are installed already (npm ci): without this @vercel/node runs `npm install`.
+      VERCEL_INSTALL_COMPLETED: '1',
+    },
+  });
+  const log = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  if (result.status !== 0 || !existsSync(join(output, 'config.json'))) {
+    console.error(log || String(result.error));
+    console.error(`check:vercel: FAILED — vercel build exited with ${result.status ?? result.signal}`);
+    process.exit(1);
+  }
+  writeFileSync(join(projectRoot, '.vercel', 'build.log'), log);
+}
+
+/** The URLs a client may use for an endpoint: /v1/… and /api/v1/… (or the /api/…, /.well-known/… path), with and without a trailing slash. */
+function urlsFor(path: string): string[] {
+  const concrete = path.replace(/\{\w+\}/g, SAMPLE_PARAM);
+  const v1 = concrete.replace(/^\/api(?=\/v1\/)/, '');
+  const forms = v1.startsWith('/v1/') ? [v1, `/api${v1}`] : [concrete];
+  return forms.flatMap((form) => [form, `${form}/`]);
+}
+
+build();
+
+// (a) The Hobby plan's cap on functions.
+const functions = builtFunctions(join(output, 'functions'));
+if (functions.length > MAX_FUNCTIONS) {
+  failures.push(`${functions.length} functions built, more than the ${MAX_FUNCTIONS} a Hobby deployment allows: ${functions.join(', ')}`);
+}
+
+// (b) Every path of the API reaches, through the built routes, the function local routing picks,
+// and that function's route table serves the endpoint.
+const { routes } = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')) as { routes: Route[] };
+const staticDir = join(output, 'static');
+const builtLookup = (pathname: string) =>
+  functions.includes(pathname) ? `function ${pathname.slice(1)}` : staticFile(staticDir, pathname) ? `static ${pathname}` : null;
+const local = createVercelRouter();
+const routers = new Map<string, Router>();
+let pathsChecked = 0;
+for (const endpoint of allEndpoints()) {
+  for (const path of urlsFor(endpoint.path)) {
+    pathsChecked++;
+    const url = new URL(path, 'https://heir.test');
+    const built = applyRoutes(routes, url.pathname, builtLookup)?.found ?? 'nothing (404)';
+    const resolved = local.resolve(url);
+    const localFile = resolved.kind === 'none' ? null : relative(projectRoot, resolved.file).split(sep).join('/');
+    const localSays =
+      resolved.kind === 'function' ? `function ${localFile?.replace(/\.(ts|js|mjs)$/, '')}` : resolved.kind === 'static' ? `static ${path}` : 'nothing (404)';
+    const what = `${endpoint.method} ${path}`;
+    if (!built.startsWith('function ')) failures.push(`${what}: reaches ${built} in the built routes, not a function`);
+    else if (built !== localSays) failures.push(`${what}: built routing reaches ${built}, local routing ${localSays}`);
+    else if (resolved.kind === 'function') {
+      let router = routers.get(resolved.file);
+      if (!router) {
+        router = ((await import(resolved.file)) as { router: Router }).router;
+        routers.set(resolved.file, router);
+      }
+      const match = router.match(endpoint.method, resolved.url.pathname);
+      if (match.kind !== 'found') failures.push(`${what}: reaches ${built}, whose route table does not serve it (${match.kind})`);
+    }
+  }
+}
+
+// (c) Static files: only public/'s, and never source, SQL or environment files.
+const published = new Set(filesUnder(join(projectRoot, 'public')));
+for (const file of filesUnder(staticDir)) {
+  if (!published.has(file)) failures.push(`static/${file} is served but is not in public/`);
+  if (/\.(ts|mts|cts|sql)$|(^|\/)\.env(\.|$)/.test(file)) failures.push(`static/${file} must never be served`);
+}
+
+if (failures.length > 0) {
+  console.error(`check:vercel: FAILED (${failures.length})`);
+  for (const failure of failures) console.error(`  - ${failure}`);
+  process.exit(1);
+}
+console.log(`check:vercel: ${functions.length} functions (max ${MAX_FUNCTIONS}): ${functions.map((f) => f.slice(1)).join(', ')}`);
+console.log(`check:vercel: ${pathsChecked} paths of ${allEndpoints().length} endpoints reach the same function in built and local routing`);
+console.log(`check:vercel: ${published.size} static files, all from public/`);
+console.log('check:vercel: OK');
