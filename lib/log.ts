@@ -11,6 +11,8 @@ const SECRET_VALUE = [
   /heir_(pk|pt|in)_[0-9A-Za-z]+/g,
   /eyJ[\w-]+\.[\w-]+\.[\w-]*/g, // JWTs
   /Bearer\s+\S+/gi,
+  // A password reset token travels in this path (API.md), so request paths in lines would carry it.
+  /(?<=validate-reset-token\/)[^/?#\s"]+/g,
 ];
 
 export function redact(value: unknown, depth = 0): unknown {

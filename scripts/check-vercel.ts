@@ -10,19 +10,22 @@ import { join, relative, sep } from 'node:path';
 import type { Route } from '@vercel/routing-utils';
 import { allEndpoints } from '../lib/endpoints.js';
 import type { Router } from '../lib/http/router.js';
-import { applyRoutes, createVercelRouter, projectRoot, staticFile } from './vercel-local.js';
+import { applyRoutes, createVercelRouter, projectRoot, type Resolution, staticFile } from './vercel-local.js';
 
 const MAX_FUNCTIONS = 12;
 const SAMPLE_PARAM = '3f1c2b7e-8d4a-4c1e-9b2f-6a5d4e3c2b1a';
 const output = join(projectRoot, '.vercel', 'output');
 const failures: string[] = [];
 
-/** Every file under a folder, as paths relative to it with forward slashes. */
+/** A path relative to a folder, with forward slashes. */
+const posix = (from: string, file: string) => relative(from, file).split(sep).join('/');
+
+/** Every file under a folder, relative to it. */
 function filesUnder(dir: string, base = dir): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path, base) : [relative(base, path).split(sep).join('/')];
+    return statSync(path).isDirectory() ? filesUnder(path, base) : [posix(base, path)];
   });
 }
 
@@ -32,8 +35,9 @@ function builtFunctions(dir: string, base = dir): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (!statSync(path).isDirectory()) return [];
-    if (name.endsWith('.func')) return [`/${relative(base, path).split(sep).join('/').replace(/\.func$/, '')}`];
-    return builtFunctions(path, base);
+    return name.endsWith('.func')
+      ? [`/${posix(base, path).replace(/\.func$/, '')}`]
+      : builtFunctions(path, base);
   });
 }
 
@@ -41,7 +45,10 @@ function build(): void {
   const projectJson = join(projectRoot, '.vercel', 'project.json');
   if (!existsSync(projectJson)) {
     mkdirSync(join(projectRoot, '.vercel'), { recursive: true });
-    writeFileSync(projectJson, `${JSON.stringify({ projectId: 'prj_local', orgId: 'team_local', settings: { framework: null } })}\n`);
+    writeFileSync(
+      projectJson,
+      `${JSON.stringify({ projectId: 'prj_local', orgId: 'team_local', settings: { framework: null } })}\n`,
+    );
   }
   rmSync(output, { recursive: true, force: true }); // no function left over from a file since removed
   const result = spawnSync(join(projectRoot, 'node_modules', '.bin', 'vercel'), ['build', '--yes'], {
@@ -79,47 +86,58 @@ build();
 // (a) The Hobby plan's cap on functions.
 const functions = builtFunctions(join(output, 'functions'));
 if (functions.length > MAX_FUNCTIONS) {
-  failures.push(`${functions.length} functions built, more than the ${MAX_FUNCTIONS} a Hobby deployment allows: ${functions.join(', ')}`);
+  failures.push(
+    `${functions.length} functions built, more than the ${MAX_FUNCTIONS} a Hobby deployment allows: ${functions.join(', ')}`,
+  );
 }
 
 // (b) Every path of the API reaches, through the built routes, the function local routing picks,
-// and that function's route table serves the endpoint.
+// and that function's route table serves the endpoint. Targets read `function api/v1/tenants`.
+const NOTHING = 'nothing (404)';
 const { routes } = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')) as { routes: Route[] };
 const staticDir = join(output, 'static');
-const builtLookup = (pathname: string) =>
-  functions.includes(pathname) ? `function ${pathname.slice(1)}` : staticFile(staticDir, pathname) ? `static ${pathname}` : null;
+const builtLookup = (pathname: string) => {
+  if (functions.includes(pathname)) return `function ${pathname.slice(1)}`;
+  const file = staticFile(staticDir, pathname);
+  return file ? `static ${posix(staticDir, file)}` : null;
+};
+function localTarget(resolution: Resolution): string {
+  if (resolution.kind === 'none') return NOTHING;
+  if (resolution.kind === 'static') return `static ${posix(join(projectRoot, 'public'), resolution.file)}`;
+  return `function ${posix(projectRoot, resolution.file).replace(/\.(ts|js|mjs)$/, '')}`;
+}
+
 const local = createVercelRouter();
-const routers = new Map<string, Router>();
+const routers = new Map<string, Promise<{ router: Router }>>();
 let pathsChecked = 0;
 for (const endpoint of allEndpoints()) {
   for (const path of urlsFor(endpoint.path)) {
     pathsChecked++;
-    const url = new URL(path, 'https://heir.test');
-    const built = applyRoutes(routes, url.pathname, builtLookup)?.found ?? 'nothing (404)';
-    const resolved = local.resolve(url);
-    const localFile = resolved.kind === 'none' ? null : relative(projectRoot, resolved.file).split(sep).join('/');
-    const localSays =
-      resolved.kind === 'function' ? `function ${localFile?.replace(/\.(ts|js|mjs)$/, '')}` : resolved.kind === 'static' ? `static ${path}` : 'nothing (404)';
     const what = `${endpoint.method} ${path}`;
-    if (!built.startsWith('function ')) failures.push(`${what}: reaches ${built} in the built routes, not a function`);
-    else if (built !== localSays) failures.push(`${what}: built routing reaches ${built}, local routing ${localSays}`);
-    else if (resolved.kind === 'function') {
-      let router = routers.get(resolved.file);
-      if (!router) {
-        router = ((await import(resolved.file)) as { router: Router }).router;
-        routers.set(resolved.file, router);
-      }
+    const url = new URL(path, 'https://heir.test');
+    const built = applyRoutes(routes, url.pathname, builtLookup)?.found ?? NOTHING;
+    const resolved = local.resolve(url);
+    if (!built.startsWith('function ')) {
+      failures.push(`${what}: reaches ${built} in the built routes, not a function`);
+    } else if (built !== localTarget(resolved)) {
+      failures.push(`${what}: built routing reaches ${built}, local routing ${localTarget(resolved)}`);
+    } else if (resolved.kind === 'function') {
+      if (!routers.has(resolved.file)) routers.set(resolved.file, import(resolved.file));
+      const { router } = await (routers.get(resolved.file) as Promise<{ router: Router }>);
       const match = router.match(endpoint.method, resolved.url.pathname);
-      if (match.kind !== 'found') failures.push(`${what}: reaches ${built}, whose route table does not serve it (${match.kind})`);
+      if (match.kind !== 'found')
+        failures.push(`${what}: reaches ${built}, whose route table does not serve it`);
     }
   }
 }
 
 // (c) Static files: only public/'s, and never source, SQL or environment files.
 const published = new Set(filesUnder(join(projectRoot, 'public')));
-for (const file of filesUnder(staticDir)) {
-  if (!published.has(file)) failures.push(`static/${file} is served but is not in public/`);
-  if (/\.(ts|mts|cts|sql)$|(^|\/)\.env(\.|$)/.test(file)) failures.push(`static/${file} must never be served`);
+const served = filesUnder(staticDir);
+for (const file of served) {
+  if (/\.(ts|mts|cts|sql)$|(^|\/)\.env(\.|$)/.test(file))
+    failures.push(`static/${file}: source, SQL or .env files must never be served`);
+  else if (!published.has(file)) failures.push(`static/${file} is served but is not in public/`);
 }
 
 if (failures.length > 0) {
@@ -127,7 +145,11 @@ if (failures.length > 0) {
   for (const failure of failures) console.error(`  - ${failure}`);
   process.exit(1);
 }
-console.log(`check:vercel: ${functions.length} functions (max ${MAX_FUNCTIONS}): ${functions.map((f) => f.slice(1)).join(', ')}`);
-console.log(`check:vercel: ${pathsChecked} paths of ${allEndpoints().length} endpoints reach the same function in built and local routing`);
-console.log(`check:vercel: ${published.size} static files, all from public/`);
+console.log(
+  `check:vercel: ${functions.length} functions (max ${MAX_FUNCTIONS}): ${functions.map((f) => f.slice(1)).join(', ')}`,
+);
+console.log(
+  `check:vercel: ${pathsChecked} paths of ${allEndpoints().length} endpoints reach the same function in built and local routing`,
+);
+console.log(`check:vercel: ${served.length} static files, all from public/`);
 console.log('check:vercel: OK');

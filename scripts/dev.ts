@@ -5,9 +5,10 @@
  * bridge so the real @upstash/ratelimit path runs against local Redis.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createVercelRouter } from './vercel-local.js';
 
@@ -18,6 +19,16 @@ let generatedAdminKey: string | null = null;
 if (!process.env.ADMIN_KEY) {
   generatedAdminKey = `adm_${randomBytes(24).toString('base64url')}`;
   process.env.ADMIN_KEY = generatedAdminKey;
+}
+if (!process.env.JWT_PRIVATE_KEYS && process.env.DATA_DIR !== 'memory') {
+  // Keep the dev signing key beside the dev database, so logins survive a restart.
+  const { generateSigningJwk } = await import('../lib/identity/signing-keys.js');
+  const file = join(process.env.DATA_DIR, 'jwt-keys.json');
+  if (!existsSync(file)) {
+    mkdirSync(process.env.DATA_DIR, { recursive: true });
+    writeFileSync(file, JSON.stringify([await generateSigningJwk()]), { mode: 0o600 });
+  }
+  process.env.JWT_PRIVATE_KEYS = readFileSync(file, 'utf8');
 }
 if (process.env.REDIS_URL && !process.env.UPSTASH_REDIS_REST_URL) {
   const { startUpstashBridge } = await import('../tests/support/upstash-bridge.js');

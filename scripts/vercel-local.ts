@@ -27,7 +27,9 @@ export function functionFiles(root = projectRoot): Map<string, string> {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
       else if (/\.(ts|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) {
-        const route = `/${relative(root, path).split(sep).join('/')}`.replace(/\.(ts|js|mjs)$/, '').replace(/\/index$/, '');
+        const route = `/${relative(root, path).split(sep).join('/')}`
+          .replace(/\.(ts|js|mjs)$/, '')
+          .replace(/\/index$/, '');
         found.set(route, path);
       }
     }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decodeCursor, pageQuery, toPage } from '../db/pagination.js';
+import { pageQuery, pageSchema } from '../db/pagination.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { listAuditEvents } from './audit.repository.js';
 
@@ -27,11 +27,10 @@ export const listAuditEventsEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A page of audit events',
-    schema: z.object({ data: z.array(auditEventSchema), next_cursor: z.string().nullable() }),
+    schema: pageSchema(auditEventSchema),
   },
   handler: async (ctx, { params, query }) => {
-    const rows = await listAuditEvents(ctx.db, params.tenantId, decodeCursor(query.cursor), query.limit);
-    const page = toPage(rows, query.limit);
+    const page = await listAuditEvents(ctx.db, params.tenantId, query);
     return {
       data: page.data.map((row) => ({
         id: row.id,

@@ -1,6 +1,6 @@
 import type { Actor } from '../auth/caller.js';
 import type { Db } from '../db/database.js';
-import { olderThan, type PagePosition } from '../db/pagination.js';
+import { newestFirst, type PageRequest } from '../db/pagination.js';
 import type { JsonValue } from '../db/tables.js';
 
 export interface AuditEntry {
@@ -32,13 +32,7 @@ export async function recordAudit(executor: Db, actor: Actor, entry: AuditEntry,
     .execute();
 }
 
-/** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export function listAuditEvents(executor: Db, tenantId: string, after: PagePosition | null, limit: number) {
-  let query = executor.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
-  if (after) query = query.where(olderThan(after));
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
+/** A page of a tenant's audit events, newest first. */
+export function listAuditEvents(executor: Db, tenantId: string, page: PageRequest) {
+  return newestFirst(executor.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId), page);
 }

@@ -1,5 +1,6 @@
 import { getDefaultApp } from '../app.js';
 import { ConfigError } from '../config.js';
+import { createLogger } from '../log.js';
 import type { Endpoint } from './endpoint.js';
 import { handleRequest } from './pipeline.js';
 import { problemResponse } from './problem.js';
@@ -31,10 +32,8 @@ export function mount(endpoints: readonly Endpoint[]): Mounted {
       app = await getDefaultApp();
     } catch (error) {
       // One line naming the bad setting (ConfigError's message); never the values themselves.
-      console.error(
-        error instanceof ConfigError ? error.message : 'start-up failed',
-        error instanceof ConfigError ? '' : error,
-      );
+      const line = error instanceof ConfigError ? error.message : 'start-up failed';
+      createLogger('error').error(line, error instanceof ConfigError ? {} : { error });
       return problemResponse({
         code: 'service_unavailable',
         requestId: 'req_startup',

@@ -9,6 +9,7 @@ import {
   extractCredential,
   type PresentedCredential,
 } from '../auth/credentials.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, AuthenticationError, NotFoundError, ValidationError } from '../errors.js';
 import type { RateLimitPolicy, RateLimitResult } from '../ratelimit/limiter.js';
 import { RateLimiterUnavailableError } from '../ratelimit/limiter.js';
@@ -71,7 +72,7 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: 'bo
 
 /**
  * Runs one request through the fixed order of checks: credentials in the URL, route, credential
- * extraction and verification, authorisation, tenant isolation, rate limit, input validation, the
+ * extraction and verification, tenant isolation, authorisation, rate limit, input validation, the
  * handler, and error rendering. No handler repeats any of these.
  */
 export async function handleRequest(app: App, router: Router, request: Request): Promise<Response> {
@@ -116,7 +117,9 @@ export async function handleRequest(app: App, router: Router, request: Request):
     const authed: RequestContext = { ...ctx, caller, actor: actorOf(caller, ip, requestId) };
 
     const params = parseParams(endpoint, match.params);
+    // Before the role and scope checks: another tenant's endpoint is a 404 whatever the caller's role.
     enforceTenantIsolation(caller, params);
+    if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
     const own = callerPolicy(caller);
     if (own) await authed.rateLimit(own.policy, own.identifier);
     if (endpoint.rateLimit) await authed.rateLimit(endpoint.rateLimit.byIp, ip ?? 'unknown');
@@ -177,8 +180,9 @@ function buildContext(
 }
 
 /**
- * Verifies the credential an endpoint needs. A credential that fails counts against the client IP's
- * failure budget (never against the key or account it named); past that budget the answer is 429.
+ * Verifies the credential an endpoint needs (authorisation comes after tenant isolation, in
+ * handleRequest). A credential that fails counts against the client IP's failure budget (never against
+ * the key or account it named); past that budget the answer is 429.
  */
 async function identify(
   ctx: RequestContext,
@@ -197,7 +201,6 @@ async function identify(
     }
     throw error;
   }
-  authorize(endpoint.auth, caller);
   return caller;
 }
 
@@ -249,8 +252,8 @@ function errorResponse(
     return problemFromError(error, requestId, { 'retry-after': String(retryAfter) });
   }
   if (error instanceof AppError) return problemFromError(error, requestId);
-  if (error instanceof RateLimiterUnavailableError) {
-    app.log.error('rate limiter unavailable', { requestId, error });
+  if (error instanceof RateLimiterUnavailableError || isDatabaseUnavailable(error)) {
+    app.log.error('dependency unavailable', { requestId, error });
     return problemResponse({ code: 'service_unavailable', requestId, headers: { 'retry-after': '5' } });
   }
   app.log.error('unhandled error', {

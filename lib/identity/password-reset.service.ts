@@ -34,9 +34,13 @@ export async function sendPasswordReset(app: App, actor: Actor, email: string): 
       .where('user_id', '=', user.id)
       .where('spent_at', 'is', null)
       .execute();
+    // Two overlapping requests both find no live token to delete; the later insert then meets the
+    // earlier one's token in the one-live-token index and replaces it, instead of failing (mail lost).
+    const values = { token_hash: sha256Hex(token), expires_at: expiresAt, created_at: at };
     await trx
       .insertInto('password_reset_tokens')
-      .values({ user_id: user.id, token_hash: sha256Hex(token), expires_at: expiresAt, created_at: at })
+      .values({ user_id: user.id, ...values })
+      .onConflict((oc) => oc.column('user_id').where('spent_at', 'is', null).doUpdateSet(values))
       .execute();
     await recordAudit(
       trx,

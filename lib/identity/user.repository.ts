@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../db/database.js';
-import { olderThan, type PagePosition } from '../db/pagination.js';
+import { newestFirst, type PageRequest } from '../db/pagination.js';
 import type { Database, Role } from '../db/tables.js';
 
 export type UserRow = Selectable<Database['users']>;
@@ -35,6 +35,8 @@ export async function insertUser(
 }
 
 export function findUserByEmailKey(executor: Db, emailKey: string): Promise<UserRow | undefined> {
+  // Postgres text cannot hold NUL (the query would fail with a 500); no stored email has one.
+  if (emailKey.includes('\u0000')) return Promise.resolve(undefined);
   return executor.selectFrom('users').selectAll().where('email_key', '=', emailKey).executeTakeFirst();
 }
 
@@ -53,14 +55,9 @@ export function findTenantUser(
   return (lock ? query.forUpdate() : query).executeTakeFirst();
 }
 
-export function listTenantUsers(executor: Db, tenantId: string, after: PagePosition | null, limit: number) {
-  let query = executor.selectFrom('users').selectAll().where('tenant_id', '=', tenantId);
-  if (after) query = query.where(olderThan(after));
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
+/** A page of a tenant's people, newest first. */
+export function listTenantUsers(executor: Db, tenantId: string, page: PageRequest) {
+  return newestFirst(executor.selectFrom('users').selectAll().where('tenant_id', '=', tenantId), page);
 }
 
 /** Counts a failed login in one statement (no read-modify-write). */

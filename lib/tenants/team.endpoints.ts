@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decodeCursor, pageQuery, toPage } from '../db/pagination.js';
+import { pageQuery, pageSchema } from '../db/pagination.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { emailSchema } from '../identity/email.js';
 import { addMember, changeMember, removeMember } from '../identity/team.service.js';
@@ -23,11 +23,10 @@ export const listMembersEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A page of team members',
-    schema: z.object({ data: z.array(memberSchema), next_cursor: z.string().nullable() }),
+    schema: pageSchema(memberSchema),
   },
   handler: async (ctx, { params, query }) => {
-    const rows = await listTenantUsers(ctx.db, params.tenantId, decodeCursor(query.cursor), query.limit);
-    const page = toPage(rows, query.limit);
+    const page = await listTenantUsers(ctx.db, params.tenantId, query);
     return { data: page.data.map(toMemberView), next_cursor: page.next_cursor };
   },
 });

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../db/database.js';
-import { olderThan, type PagePosition } from '../db/pagination.js';
+import { newestFirst, type PageRequest } from '../db/pagination.js';
 import type { Database, Tier } from '../db/tables.js';
 
 export type TenantRow = Selectable<Database['tenants']>;
@@ -31,19 +31,9 @@ export async function slugTaken(executor: Db, slug: string): Promise<boolean> {
   return row !== undefined;
 }
 
-/** Newest first; `limit + 1` rows so the caller can tell whether another page exists. */
-export async function listTenants(
-  executor: Db,
-  after: PagePosition | null,
-  limit: number,
-): Promise<TenantRow[]> {
-  let query = executor.selectFrom('tenants').selectAll();
-  if (after) query = query.where(olderThan(after));
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
+/** A page of tenants, newest first. */
+export function listTenants(executor: Db, page: PageRequest) {
+  return newestFirst(executor.selectFrom('tenants').selectAll(), page);
 }
 
 /** Updates the given fields; returns the row before and after, or undefined when it does not exist. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { listAuditEventsEndpoint } from '../audit/audit.endpoints.js';
 import { recordAudit } from '../audit/audit.repository.js';
-import { decodeCursor, pageQuery, toPage } from '../db/pagination.js';
+import { pageQuery, pageSchema } from '../db/pagination.js';
 import { NotFoundError } from '../errors.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { insertPerson, prepareTemporaryPassword } from '../identity/person.service.js';
@@ -75,11 +75,10 @@ export const listTenantsEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A page of tenants',
-    schema: z.object({ data: z.array(tenantSchema), next_cursor: z.string().nullable() }),
+    schema: pageSchema(tenantSchema),
   },
   handler: async (ctx, { query }) => {
-    const rows = await listTenants(ctx.db, decodeCursor(query.cursor), query.limit);
-    const page = toPage(rows, query.limit);
+    const page = await listTenants(ctx.db, query);
     return { data: page.data.map(toTenantView), next_cursor: page.next_cursor };
   },
 });

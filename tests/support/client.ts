@@ -64,7 +64,7 @@ export async function call(
   }
   const text = await response.text();
   let parsed: unknown = text;
-  if (/json/.test(response.headers.get('content-type') ?? '')) parsed = JSON.parse(text);
+  if (text && /json/.test(response.headers.get('content-type') ?? '')) parsed = JSON.parse(text);
   return { status: response.status, headers: response.headers, text, body: parsed };
 }
 
