@@ -8,38 +8,45 @@ export type PresentedCredential =
   /** An Authorization header with a scheme we do not speak (Basic, Digest …). */
   | { readonly kind: 'unsupported_scheme' };
 
-/** Query parameter names that carry credentials in the wild; never accepted (URLs are logged). */
-const CREDENTIAL_PARAMS = new Set([
-  'api_key',
-  'apikey',
-  'api-key',
-  'x-api-key',
-  'x_api_key',
-  'key',
-  'admin_key',
-  'x-admin-key',
-  'token',
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'jwt',
-  'auth',
-  'authorization',
-  'bearer',
-  'password',
-  'secret',
-  'client_secret',
-]);
+/**
+ * Query parameter names that carry credentials in the wild; never accepted (URLs are logged).
+ * Compared case-insensitively with `-` and `_` alike (`access-token`, `X_API_KEY` …).
+ */
+const CREDENTIAL_PARAMS = new Set(
+  [
+    'api_key',
+    'apikey',
+    'x_api_key',
+    'key',
+    'admin_key',
+    'x_admin_key',
+    'adminkey',
+    'token',
+    'access_token',
+    'accesstoken',
+    'refresh_token',
+    'id_token',
+    'jwt',
+    'auth',
+    'authorization',
+    'bearer',
+    'password',
+    'secret',
+    'client_secret',
+  ].map((name) => name.replace(/_/g, '')),
+);
 
-const KEY_LIKE = /heir_(pk|pt|in)_[0-9A-Za-z]{20,}/;
+/** Values shaped like one of our API keys, or like any JWT, under whatever name. */
+const CREDENTIAL_VALUE = [/heir_(pk|pt|in)_[0-9A-Za-z]{20,}/, /eyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]*/];
 
 /** Rejects a request whose query string carries something that looks like a credential. */
 export function assertNoCredentialsInUrl(url: URL): void {
   for (const [name, value] of url.searchParams) {
-    if (CREDENTIAL_PARAMS.has(name.toLowerCase()) || KEY_LIKE.test(value)) {
+    const normalised = name.toLowerCase().replace(/[-_]/g, '');
+    if (CREDENTIAL_PARAMS.has(normalised) || CREDENTIAL_VALUE.some((pattern) => pattern.test(value))) {
       throw new BadRequestError(
         'credentials_in_url',
-        `Credentials are never accepted in the URL (parameter "${name}"); send them in a header.`,
+        'Credentials are never accepted in the URL; send them in a header.',
       );
     }
   }

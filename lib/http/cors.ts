@@ -8,7 +8,12 @@ const EXPOSED_HEADERS =
 
 export function corsHeaders(origin: string | null, allowed: readonly string[]): Record<string, string> {
   if (!origin || !allowed.includes(origin)) return {};
-  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED_HEADERS };
+  // Vary: a shared cache must not hand one origin's answer to another.
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-expose-headers': EXPOSED_HEADERS,
+    vary: 'origin',
+  };
 }
 
 export function preflightHeaders(
@@ -22,5 +27,6 @@ export function preflightHeaders(
     'access-control-allow-methods': methods.join(', '),
     'access-control-allow-headers': ALLOWED_HEADERS,
     'access-control-max-age': '600',
+    vary: 'origin',
   };
 }
