@@ -371,3 +371,23 @@ forEachBackend(
   },
   { env: smtpEnv, options: { now: clock.now } },
 );
+
+forEachBackend(
+  'mail delivery failing',
+  (ctx) => {
+    it('keeps the mail in the outbox with the error, and the answer is still 202', async () => {
+      const { owner } = await ownerSession(ctx.app);
+      const res = await forgot(ctx, owner.email);
+      assert.equal(res.status, 202);
+      await ctx.app.settle();
+      const [row] = await outboxFor(ctx.app, owner.email);
+      assert.ok(row);
+      assert.equal(row.sent_at, null);
+      assert.equal(row.attempts, 1);
+      assert.match(row.last_error ?? '', /ECONNREFUSED|connect/i);
+      assert.ok(RESET_LINK.test(row.body), 'the body is kept for a later attempt');
+    });
+  },
+  // Port 9 (discard) is closed here: the connection is refused at once.
+  { env: { SMTP_URL: 'smtp://127.0.0.1:9' }, options: { now: clock.now } },
+);
