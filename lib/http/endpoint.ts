@@ -43,8 +43,14 @@ export interface Endpoint<
     readonly description: string;
     readonly schema?: Schema;
   };
-  /** Extra limit for anonymous endpoints, counted per client IP. */
-  readonly rateLimit?: { readonly byIp: RateLimitPolicy };
+  /**
+   * Extra limits, counted for every request that reaches the endpoint: per client IP, and per a key
+   * taken from the validated body (e.g. the canonical email of a forgot-password request).
+   */
+  readonly rateLimit?: {
+    readonly byIp: RateLimitPolicy;
+    readonly byBody?: { readonly policy: RateLimitPolicy; readonly key: (body: Out<B>) => string };
+  };
   /** Extra error statuses this endpoint documents (besides the ones every endpoint can answer). */
   readonly errors?: readonly number[];
   readonly handler: (ctx: RequestContext, input: EndpointInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>;

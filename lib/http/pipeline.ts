@@ -128,6 +128,8 @@ export async function handleRequest(app: App, router: Router, request: Request):
       ? parseOrThrow(endpoint.query, Object.fromEntries(url.searchParams), 'query')
       : undefined;
     const body = endpoint.body ? parseOrThrow(endpoint.body, await readJsonBody(request), 'body') : undefined;
+    const byBody = endpoint.rateLimit?.byBody;
+    if (byBody) await authed.rateLimit(byBody.policy, byBody.key(body));
     const result = await endpoint.handler(authed, { body, query, params });
     const response = render(endpoint, result);
     app.log.debug('request', {

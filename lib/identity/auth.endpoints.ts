@@ -123,10 +123,12 @@ export const forgotPasswordEndpoint = defineEndpoint({
   tags,
   auth: 'none',
   body: z.object({ email: loginEmailSchema }),
-  rateLimit: { byIp: policies.forgotPasswordByIp },
+  rateLimit: {
+    byIp: policies.forgotPasswordByIp,
+    byBody: { policy: policies.forgotPasswordByEmail, key: (body) => emailKey(body.email) },
+  },
   response: { status: 202, description: 'Accepted', schema: messageSchema },
   handler: async (ctx, { body }) => {
-    await ctx.rateLimit(policies.forgotPasswordByEmail, emailKey(body.email));
     // The work happens after the answer, so its timing says nothing about the account's existence.
     ctx.app.defer(sendPasswordReset(ctx.app, ctx.actor, body.email));
     return { message: FORGOT_MESSAGE };
