@@ -38,7 +38,12 @@ export interface AppOptions {
 function createLimiter(config: Config): RateLimiter {
   const rateLimit = config.rateLimit;
   return rateLimit.kind === 'upstash'
-    ? createUpstashLimiter({ url: rateLimit.url, token: rateLimit.token, prefix: rateLimit.prefix })
+    ? createUpstashLimiter({
+        url: rateLimit.url,
+        token: rateLimit.token,
+        prefix: rateLimit.prefix,
+        timeoutMs: rateLimit.timeoutMs,
+      })
     : createMemoryLimiter();
 }
 

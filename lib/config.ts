@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db/timeouts.js';
+import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from './ratelimit/limiter.js';
 
 /**
  * The environment, parsed once with zod. The run mode follows from it alone:
@@ -19,6 +21,9 @@ const commaList = z
       .filter((item) => item.length > 0),
   );
 
+/** A duration in milliseconds, between a floor that no network round trip beats and a minute. */
+const milliseconds = (fallback: number) => z.coerce.number().int().min(50).max(60_000).default(fallback);
+
 const envSchema = z
   .object({
     VERCEL_ENV: z.enum(['production', 'preview', 'development']).optional(),
@@ -32,12 +37,15 @@ const envSchema = z
       .regex(/^[^:/]+:\d+(\/.*)?$/, 'must be host:port[/path], without a scheme')
       .optional(),
     DATA_DIR: z.string().min(1).default('./.data'),
+    DB_CONNECT_TIMEOUT_MS: milliseconds(DEFAULT_DATABASE_TIMEOUTS.connectMs),
+    DB_STATEMENT_TIMEOUT_MS: milliseconds(DEFAULT_DATABASE_TIMEOUTS.statementMs),
     UPSTASH_REDIS_REST_URL: z.url().optional(),
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
     RATE_LIMIT_PREFIX: z
       .string()
       .regex(/^[\w:-]{1,64}$/, 'letters, digits, _ - : only')
       .default('heir'),
+    RATE_LIMIT_TIMEOUT_MS: milliseconds(DEFAULT_RATE_LIMIT_TIMEOUT_MS),
     ADMIN_KEY: commaList.pipe(
       z
         .array(z.string().min(32, 'each admin key must be at least 32 characters'))
@@ -89,11 +97,23 @@ export type Env = z.infer<typeof envSchema>;
 export interface Config {
   readonly database:
     | { readonly kind: 'pglite'; readonly dataDir: string | null }
-    | { readonly kind: 'pg'; readonly url: string }
-    | { readonly kind: 'neon'; readonly url: string; readonly wsProxy: string | null };
+    | { readonly kind: 'pg'; readonly url: string; readonly timeouts?: DatabaseTimeouts }
+    | {
+        readonly kind: 'neon';
+        readonly url: string;
+        readonly wsProxy: string | null;
+        readonly timeouts?: DatabaseTimeouts;
+      };
   readonly rateLimit:
     | { readonly kind: 'memory'; readonly prefix: string }
-    | { readonly kind: 'upstash'; readonly url: string; readonly token: string; readonly prefix: string };
+    | {
+        readonly kind: 'upstash';
+        readonly url: string;
+        readonly token: string;
+        readonly prefix: string;
+        /** Budget for one limiter call, retries included (see lib/ratelimit/upstash.ts). */
+        readonly timeoutMs: number;
+      };
   readonly adminKeys: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly appUrl: string;
@@ -123,9 +143,10 @@ function databaseConfig(env: Env): Config['database'] {
   }
   const host = new URL(env.DATABASE_URL).hostname;
   const driver = env.DATABASE_DRIVER ?? (host.endsWith('.neon.tech') ? 'neon' : 'pg');
+  const timeouts = { connectMs: env.DB_CONNECT_TIMEOUT_MS, statementMs: env.DB_STATEMENT_TIMEOUT_MS };
   return driver === 'neon'
-    ? { kind: 'neon', url: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY ?? null }
-    : { kind: 'pg', url: env.DATABASE_URL };
+    ? { kind: 'neon', url: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY ?? null, timeouts }
+    : { kind: 'pg', url: env.DATABASE_URL, timeouts };
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
@@ -147,6 +168,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
             url: env.UPSTASH_REDIS_REST_URL,
             token: env.UPSTASH_REDIS_REST_TOKEN,
             prefix: env.RATE_LIMIT_PREFIX,
+            timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
           }
         : { kind: 'memory', prefix: env.RATE_LIMIT_PREFIX },
     adminKeys: env.ADMIN_KEY,

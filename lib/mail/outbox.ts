@@ -32,7 +32,25 @@ export interface Mailer {
   deliver(db: Db, id: string, at: () => Date): Promise<void>;
 }
 
-export function createMailer(smtpUrl: string | null, from: string, log: Logger): Mailer {
+/**
+ * nodemailer's defaults wait 2 minutes to connect, 30 s for the greeting and 10 minutes of silence.
+ * Delivery runs after the response, but on Vercel inside the function's time budget (waitUntil), so a
+ * dead or stalled relay must fail the attempt (recorded in the outbox) long before that budget ends.
+ * Query parameters in SMTP_URL (`?socketTimeout=…`) still override these.
+ */
+export const SMTP_TIMEOUTS = {
+  dnsTimeout: 5_000,
+  connectionTimeout: 10_000,
+  greetingTimeout: 10_000,
+  socketTimeout: 20_000,
+} as const;
+
+export function createMailer(
+  smtpUrl: string | null,
+  from: string,
+  log: Logger,
+  timeouts: Partial<typeof SMTP_TIMEOUTS> = {},
+): Mailer {
   if (!smtpUrl) {
     return {
       enabled: false,
@@ -41,7 +59,7 @@ export function createMailer(smtpUrl: string | null, from: string, log: Logger):
       },
     };
   }
-  const transport = nodemailer.createTransport(smtpUrl);
+  const transport = nodemailer.createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS, ...timeouts });
   return {
     enabled: true,
     async deliver(db, id, at) {

@@ -3,6 +3,23 @@ import { z } from 'zod';
 import { defineEndpoint, Reply } from '../http/endpoint.js';
 import { buildOpenApiDocument } from '../http/openapi.js';
 
+/**
+ * A probe must answer even when a dependency hangs: a check that has not answered by then counts as
+ * `down`. The dependencies' own timeouts normally end a check sooner; this keeps the promise of API.md
+ * (a frozen dependency reported within 2 seconds) even when they are configured longer.
+ */
+const HEALTH_CHECK_DEADLINE_MS = 1500;
+
+function checkWithin(check: () => Promise<boolean>): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), HEALTH_CHECK_DEADLINE_MS);
+  });
+  return Promise.race([check().catch(() => false), deadline])
+    .then((ok) => (ok ? ('ok' as const) : ('down' as const)))
+    .finally(() => clearTimeout(timer));
+}
+
 const healthSchema = z
   .object({
     status: z.enum(['ok', 'degraded']),
@@ -25,14 +42,8 @@ export const healthEndpoint = defineEndpoint({
   errors: [503],
   handler: async (ctx) => {
     const [db, ratelimit] = await Promise.all([
-      sql`select 1`.execute(ctx.db).then(
-        () => 'ok' as const,
-        () => 'down' as const,
-      ),
-      ctx.app.limiter.ping().then(
-        (ok) => (ok ? ('ok' as const) : ('down' as const)),
-        () => 'down' as const,
-      ),
+      checkWithin(() => sql`select 1`.execute(ctx.db).then(() => true)),
+      checkWithin(() => ctx.app.limiter.ping()),
     ]);
     const healthy = db === 'ok' && ratelimit === 'ok';
     return new Reply(healthy ? 200 : 503, { status: healthy ? 'ok' : 'degraded', db, ratelimit });

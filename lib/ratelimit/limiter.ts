@@ -35,6 +35,13 @@ export interface RateLimiter {
   ping(): Promise<boolean>;
 }
 
+/**
+ * The one bound on a limiter call against its store, retries included: past it the call fails as
+ * unavailable (503) rather than hold the request. Upstash answers in tens of milliseconds. It must stay
+ * well under the 2 seconds in which a frozen store has to turn into a 503. RATE_LIMIT_TIMEOUT_MS sets it.
+ */
+export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 1500;
+
 /** Thrown when the limiter's backing store cannot be reached; the HTTP layer answers 503. */
 export class RateLimiterUnavailableError extends Error {
   constructor(cause?: unknown) {

@@ -2,6 +2,7 @@ import { type Duration, Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import {
   assertCost,
+  DEFAULT_RATE_LIMIT_TIMEOUT_MS,
   type RateLimiter,
   RateLimiterUnavailableError,
   type RateLimitPolicy,
@@ -13,22 +14,23 @@ export interface UpstashLimiterOptions {
   readonly token: string;
   /** Namespaces every key: `<prefix>:rl:<policy>:<identifier>:<window number>`. */
   readonly prefix: string;
-  /** Budget for one REST call to Redis, retries included, before the limiter reports itself unavailable. */
-  readonly requestTimeoutMs?: number;
+  /** Budget for one limiter call, every REST request and retry included (DEFAULT_RATE_LIMIT_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
 }
-
-/** Upstash answers in tens of milliseconds; past this, answering 503 beats holding the request. */
-const DEFAULT_REQUEST_TIMEOUT_MS = 1500;
 
 /**
  * Fail closed. @upstash/ratelimit's own `timeout` (default 5 s) resolves a slow call as *allowed*, so it is
  * turned off (`timeout: 0` skips its race entirely); a Redis error then rejects `limit()`, and every error
  * becomes RateLimiterUnavailableError. @upstash/redis has no request timeout of its own and retries network
  * errors five times with exponential backoff (~4 s), so it gets a per-request abort signal (a function, so
- * that an abort throws instead of being turned into a fake "Aborted" result) and a single quick retry.
+ * that an abort throws instead of being turned into a fake "Aborted" result; it is created once per
+ * request and so also covers that request's retry) and a single quick retry. One limiter call may still
+ * make several requests (EVALSHA, then EVAL after a Redis restart forgot the script; SCAN pages for a
+ * reset), so each call also runs against one overall deadline: the budget bounds the call, not a request.
  */
 export function createUpstashLimiter(opts: UpstashLimiterOptions): RateLimiter {
-  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS;
+  const orUnavailable = <T>(call: () => Promise<T>) => withinBudget(call, timeoutMs);
   const redis = new Redis({
     url: opts.url,
     token: opts.token,
@@ -54,7 +56,7 @@ export function createUpstashLimiter(opts: UpstashLimiterOptions): RateLimiter {
     },
     async ping() {
       try {
-        return (await redis.ping()) === 'PONG';
+        return (await orUnavailable(() => redis.ping())) === 'PONG';
       } catch {
         return false;
       }
@@ -89,11 +91,20 @@ function windowDuration(policy: RateLimitPolicy): Duration {
   return `${policy.windowSeconds} s`;
 }
 
-async function orUnavailable<T>(call: () => Promise<T>): Promise<T> {
+/** Runs one limiter call against its deadline; any failure, the deadline included, is "unavailable". */
+async function withinBudget<T>(call: () => Promise<T>, budgetMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${budgetMs} ms`)), budgetMs);
+  });
   try {
-    return await call();
+    // The losing call is still settled by race's own handlers (no unhandled rejection), and its request
+    // is aborted by the per-request signal soon after.
+    return await Promise.race([call(), deadline]);
   } catch (error) {
     throw new RateLimiterUnavailableError(error);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
