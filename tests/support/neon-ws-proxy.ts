@@ -10,8 +10,9 @@
  * server reply (trust auth needs no password), and with `pipelineTLS=false` plus no sslmode there is no
  * TLS inside the tunnel, so this proxy copies bytes and never looks at them.
  *
- * It must never become an open relay: the only target it connects to is 127.0.0.1:5432, and any other
- * `address` is refused with 403 before the WebSocket handshake completes.
+ * It must never become an open relay: the only target it connects to is 127.0.0.1:5432 (or the one port a
+ * test that runs its own Postgres names), and any other `address` is refused with 403 before the
+ * WebSocket handshake completes.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -31,22 +32,24 @@ export interface NeonWsProxy {
 }
 
 const ALLOWED_HOSTS = new Set(['127.0.0.1', 'localhost']);
-const ALLOWED_PORT = '5432';
+const DEFAULT_PORT = 5432;
 /** Where an allowed `address` always goes: `localhost` is not resolved, so it cannot mean anything else. */
-const TARGET = { host: '127.0.0.1', port: Number(ALLOWED_PORT) };
+const TARGET_HOST = '127.0.0.1';
 /** Pause reading from Postgres while this much is still waiting to go out over the WebSocket. */
 const HIGH_WATER = 1 << 20;
 
 /** Whether `?address=host:port` names the one target this proxy serves (exactly one `address`). */
-export function allowedTarget(requestUrl: string | undefined): boolean {
+export function allowedTarget(requestUrl: string | undefined, port = DEFAULT_PORT): boolean {
   const params = new URL(requestUrl ?? '/', 'http://proxy.invalid').searchParams;
   const addresses = params.getAll('address');
   if (addresses.length !== 1) return false;
   const match = /^([^:]+):(\d+)$/.exec(addresses[0] ?? '');
-  return match !== null && ALLOWED_HOSTS.has(match[1] ?? '') && match[2] === ALLOWED_PORT;
+  return match !== null && ALLOWED_HOSTS.has(match[1] ?? '') && match[2] === String(port);
 }
 
-export async function startNeonWsProxy(): Promise<NeonWsProxy> {
+/** `targetPort`: the local Postgres port to serve instead of 5432 (a test's own server). */
+export async function startNeonWsProxy(opts: { targetPort?: number } = {}): Promise<NeonWsProxy> {
+  const targetPort = opts.targetPort ?? DEFAULT_PORT;
   const tunnels = new Set<{ ws: WebSocket; tcp: Socket }>();
   let connectionsServed = 0;
   let refused = 0;
@@ -57,7 +60,7 @@ export async function startNeonWsProxy(): Promise<NeonWsProxy> {
   const wss = new WebSocketServer({ noServer: true });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!allowedTarget(req.url)) {
+    if (!allowedTarget(req.url, targetPort)) {
       refused += 1;
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -70,7 +73,7 @@ export async function startNeonWsProxy(): Promise<NeonWsProxy> {
 
   function pipe(ws: WebSocket): void {
     // Writes made before the TCP connection opens are queued by net.Socket, so no buffering here.
-    const tcp = connect(TARGET);
+    const tcp = connect({ host: TARGET_HOST, port: targetPort });
     tcp.setNoDelay(true);
     const tunnel = { ws, tcp };
     tunnels.add(tunnel);

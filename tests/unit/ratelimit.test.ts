@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis as UpstashRedis } from '@upstash/redis';
@@ -229,6 +230,49 @@ describe('upstash limiter fails closed', () => {
       await assertUnavailableWithin(3000, limiter);
     } finally {
       await silent.close();
+    }
+  });
+});
+
+describe('upstash limiter budget', () => {
+  it('bounds the whole call, not each request: EVALSHA then EVAL, each under the budget, fail as unavailable', async () => {
+    // EVALSHA is answered NOSCRIPT and the EVAL fallback succeeds, each after 60% of the budget. Each
+    // request fits its own timeout, so per-request timeouts alone would let the call succeed after 120%
+    // of the budget; the call's deadline must refuse it instead. (However slow the machine, the call can
+    // only succeed by finishing two such requests inside one budget, which it cannot.)
+    const budgetMs = 400;
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        if (req.method !== 'POST') return res.end();
+        const command = String([JSON.parse(body)].flat(2)[0]).toLowerCase();
+        setTimeout(() => {
+          const noScript = command === 'evalsha';
+          res.writeHead(noScript ? 400 : 200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(noScript ? { error: 'NOSCRIPT No matching script.' } : { result: 1 }));
+        }, budgetMs * 0.6);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const limiter = createUpstashLimiter({
+        url: `http://127.0.0.1:${port}`,
+        token: TOKEN,
+        prefix: PREFIX,
+        timeoutMs: budgetMs,
+      });
+      await assert.rejects(limiter.limit(newPolicy(10), 'x'), (error: unknown) => {
+        assert.ok(error instanceof RateLimiterUnavailableError);
+        assert.match(String((error.cause as Error).message), new RegExp(`no answer within ${budgetMs} ms`));
+        return true;
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
