@@ -46,6 +46,30 @@ describe('configuration', () => {
     assert.equal(config.rateLimit.kind, 'upstash');
   });
 
+  it('bounds every dependency call: defaults, overrides, and a refusal naming the setting', () => {
+    const services = {
+      ADMIN_KEY: ADMIN,
+      DATABASE_URL: 'postgres://u@127.0.0.1/db',
+      UPSTASH_REDIS_REST_URL: 'https://x.upstash.io',
+      UPSTASH_REDIS_REST_TOKEN: 't',
+    };
+    const defaults = loadConfig(services);
+    assert.ok(defaults.database.kind === 'pg' && defaults.rateLimit.kind === 'upstash');
+    assert.deepEqual(defaults.database.timeouts, { connectMs: 1500, statementMs: 1000 });
+    assert.equal(defaults.rateLimit.timeoutMs, 1500);
+    const tuned = loadConfig({
+      ...services,
+      DB_CONNECT_TIMEOUT_MS: '800',
+      DB_STATEMENT_TIMEOUT_MS: '250',
+      RATE_LIMIT_TIMEOUT_MS: '300',
+    });
+    assert.ok(tuned.database.kind === 'pg' && tuned.rateLimit.kind === 'upstash');
+    assert.deepEqual(tuned.database.timeouts, { connectMs: 800, statementMs: 250 });
+    assert.equal(tuned.rateLimit.timeoutMs, 300);
+    assert.match(failure({ ...services, RATE_LIMIT_TIMEOUT_MS: 'soon' }), /RATE_LIMIT_TIMEOUT_MS/);
+    assert.match(failure({ ...services, DB_STATEMENT_TIMEOUT_MS: '0' }), /DB_STATEMENT_TIMEOUT_MS/);
+  });
+
   it('stops with one line naming the setting', () => {
     assert.match(failure({}), /^Invalid configuration: ADMIN_KEY /);
     assert.match(failure({ ADMIN_KEY: 'short' }), /ADMIN_KEY .*32 characters/);
