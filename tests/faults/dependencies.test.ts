@@ -43,7 +43,7 @@ const HANG_LIMIT_MS = 5_000;
 /** Likewise for recovery: the service must come back on its own; this only catches "never". */
 const RECOVERY_LIMIT_MS = 5_000;
 /** Concurrent requests in flight: enough to have write transactions open when a fault lands. */
-const WORKERS = 6;
+const WORKERS = 4;
 /** No loop runs past this many requests, whatever happens. */
 const MAX_REQUESTS_PER_FAULT = 3_000;
 const BASELINE_MS = 1_000;
@@ -192,6 +192,8 @@ interface Figures {
   firstUnavailableMs: number | null;
   slowestUnavailableMs: number | null;
   slowestDuringFaultMs: number;
+  /** How long /api/health took to report the dependency down. */
+  healthDownMs: number | null;
   over2s: number;
   /** The slowest request started while down: what it was and how it ended. */
   slowest: string;
@@ -230,6 +232,17 @@ function assertAcceptable(outcome: Outcome, fault: Fault): void {
   assert.ok(Number(outcome.retryAfter) > 0, `Retry-After missing: ${describeOutcome(outcome)}`);
 }
 
+/** GET /api/health shortly after the fault, once the dependency is surely gone. */
+async function probeHealth(
+  service: Service,
+): Promise<{ status: number; body: Record<string, string>; ms: number }> {
+  await sleep(200);
+  const started = performance.now();
+  const res = await fetch(`${service.baseUrl}/api/health`, { signal: AbortSignal.timeout(HANG_LIMIT_MS) });
+  const body = (await res.json()) as Record<string, string>;
+  return { status: res.status, body, ms: performance.now() - started };
+}
+
 async function answersNormally(service: Service): Promise<boolean> {
   const signal = () => AbortSignal.timeout(HANG_LIMIT_MS);
   const health = await fetch(`${service.baseUrl}/api/health`, { signal: signal() });
@@ -250,7 +263,16 @@ async function exercise(t: TestContext, service: Service, fault: Fault, load: { 
   await sleep(BASELINE_MS);
   const injectedAt = performance.now();
   await fault.inject();
+  // One health probe of our own while the fault lasts, besides the ones in the load.
+  const probe = fault.down
+    ? probeHealth(service).catch((error: unknown) => ({
+        status: 0,
+        body: { error: String(error) } as Record<string, string>,
+        ms: 0,
+      }))
+    : null;
   await sleep(DOWN_MS);
+  const health = await probe;
   await fault.restore();
   const restoredAt = performance.now();
   let recoveryMs: number;
@@ -274,9 +296,15 @@ async function exercise(t: TestContext, service: Service, fault: Fault, load: { 
 
   const unavailable = during.filter((o) => o.status === 503);
   if (fault.down) {
+    // A frozen dependency that only delays answers (no 503 at all while it lasts) is a hang.
     assert.ok(unavailable.length > 0, `${fault.name}: the fault had no visible effect`);
-    const health = unavailable.filter((o) => o.op === 'health');
-    assert.ok(health.length > 0, `${fault.name}: /api/health never reported ${fault.down} down`);
+    assert.ok(health, 'the health probe ran');
+    assert.equal(
+      health.status,
+      503,
+      `${fault.name}: /api/health: ${health.status} ${JSON.stringify(health.body)}`,
+    );
+    assert.equal(health.body[fault.down], 'down', `${fault.name}: ${JSON.stringify(health.body)}`);
   }
   const startedWhileDown = during.filter((o) => o.started >= injectedAt && o.started < restoredAt);
   const durations = (list: Outcome[]) => list.map((o) => o.ended - o.started);
@@ -287,6 +315,7 @@ async function exercise(t: TestContext, service: Service, fault: Fault, load: { 
     firstUnavailableMs: unavailable.length ? Math.min(...unavailable.map((o) => o.ended)) - injectedAt : null,
     slowestUnavailableMs: unavailable.length ? Math.max(...durations(unavailable)) : null,
     slowestDuringFaultMs: Math.max(0, ...durations(startedWhileDown)),
+    healthDownMs: health ? health.ms : null,
     over2s: durations(startedWhileDown).filter((ms) => ms > 2_000).length,
     slowest: slowestOf(startedWhileDown),
     recoveryMs,
