@@ -23,6 +23,13 @@ const baseEnv = {
   ADMIN_KEY: TEST_ADMIN_KEY,
   LOG_LEVEL: 'silent',
   APP_URL: 'https://portal.heir.test',
+  // The functional suites share a loaded 2-core machine with the shared Postgres and Redis; the
+  // production bounds (1–1.5 s) would turn a slow moment into a 503 and a flaky test. The bounds
+  // themselves are tested where they are the subject: tests/faults, tests/http/database-failures,
+  // tests/unit/ratelimit.
+  DB_CONNECT_TIMEOUT_MS: '15000',
+  DB_STATEMENT_TIMEOUT_MS: '15000',
+  RATE_LIMIT_TIMEOUT_MS: '15000',
 };
 
 const embedded: TestBackend = {
