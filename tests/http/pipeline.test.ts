@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/app.js';
 import { loadConfig } from '../../lib/config.js';
@@ -160,6 +161,26 @@ forEachBackend(
         ip,
       });
       assert.equal(valid.status, 200, 'a valid credential from that IP still works');
+    });
+
+    it('counts an IPv6 client by its /64: two addresses of one /64 share a bucket, of two /64s do not', async () => {
+      const prefix = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+      const fail = (ip: string) =>
+        call(ctx.app, 'GET', '/v1/tenants', { headers: { 'x-admin-key': 'nope'.repeat(10) }, ip });
+      const remaining = (res: { headers: Headers }) => Number(res.headers.get('x-ratelimit-remaining'));
+      const first = await fail(`${prefix}::1`);
+      assert.equal(first.status, 401);
+      assert.equal(first.headers.get('ratelimit-policy'), '"auth_failures";q=100;w=900');
+      assert.equal(remaining(first), 99);
+      const sameHost = await fail(`${prefix}:${randomBytes(2).toString('hex')}:1:2:3`);
+      assert.equal(remaining(sameHost), 98, 'another address of the same /64 is the same client');
+      const mapped = await fail('::ffff:198.51.100.79');
+      const plain = await fail('198.51.100.79');
+      assert.equal(remaining(plain), remaining(mapped) - 1, 'an IPv4-mapped address counts as the IPv4 one');
+      const nextNetwork = await fail(
+        `${prefix.slice(0, -4)}${(Number.parseInt(prefix.slice(-4), 16) ^ 1).toString(16).padStart(4, '0')}::1`,
+      );
+      assert.equal(remaining(nextNetwork), 99, 'the neighbouring /64 is another client');
     });
 
     it('turns an unexpected exception into a 500 problem without internals, logged once with the request id', async () => {
