@@ -146,6 +146,30 @@ export async function handleRequest(app: App, router: Router, request: Request):
   }
 }
 
+/**
+ * Answers a request that cannot become a Fetch `Request` or reach a method handler — a method the
+ * Fetch API forbids (`CONNECT`, `TRACE`, `TRACK`) or one the function file does not export — exactly
+ * as handleRequest answers any other method a path does not serve: `405 method_not_allowed` with
+ * `Allow` on a known path, `404 not_found` on an unknown one. Used by the local server.
+ */
+export function refuseMethod(app: App, router: Router, url: URL, origin: string | null): Response {
+  const requestId = newRequestId();
+  const headers = { ...baseHeaders(requestId), ...corsHeaders(origin, app.config.corsOrigins) };
+  const allowed = allowedMethods(router, url.pathname);
+  if (!allowed.some((method) => router.match(method, url.pathname).kind === 'found'))
+    return finish(problemResponse({ code: 'not_found', requestId }), headers);
+  return finish(problemResponse({ code: 'method_not_allowed', requestId }), {
+    ...headers,
+    allow: allowed.join(', '),
+  });
+}
+
+/** A problem for a request that never reached a route (an unparseable request line), with the usual headers. */
+export function bareProblem(code: 'invalid_request' | 'not_found'): Response {
+  const requestId = newRequestId();
+  return finish(problemResponse({ code, requestId }), baseHeaders(requestId));
+}
+
 function buildContext(
   app: App,
   request: Request,
