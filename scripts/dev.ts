@@ -132,7 +132,8 @@ server.on('connect', (req: IncomingMessage, socket: Duplex) => {
 // A request line or header Node cannot parse (a lowercase or unknown method, a bad header): a 400
 // problem instead of Node's bare one.
 server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-  if (!socket.writable || error.code === 'ECONNRESET') {
+  // A reset or a client too slow to finish its request gets no answer (nobody is listening for one).
+  if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     socket.destroy();
     return;
   }

@@ -165,7 +165,7 @@ export function refuseMethod(app: App, router: Router, url: URL, origin: string 
 }
 
 /** A problem for a request that never reached a route (an unparseable request line), with the usual headers. */
-export function bareProblem(code: 'invalid_request' | 'not_found'): Response {
+export function bareProblem(code: 'invalid_request'): Response {
   const requestId = newRequestId();
   return finish(problemResponse({ code, requestId }), baseHeaders(requestId));
 }
