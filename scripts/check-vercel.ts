@@ -2,13 +2,18 @@
  * `npm run check:vercel`: builds the deployment offline with `vercel build` and checks what Vercel
  * would deploy — at most 12 functions (Hobby), every path of the API reaching a function through the
  * BUILT routes (.vercel/output/config.json) and the same function as local routing
- * (scripts/vercel-local.ts) picks, and nothing but public/ served as static files.
+ * (scripts/vercel-local.ts) picks, unknown /v1 and /api paths reaching a function that answers our
+ * 404 problem, static pages getting vercel.json's security headers, and nothing but public/ served
+ * as static files.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Route } from '@vercel/routing-utils';
+import { createApp } from '../lib/app.js';
+import { loadConfig } from '../lib/config.js';
 import { allEndpoints } from '../lib/endpoints.js';
+import { handleRequest } from '../lib/http/pipeline.js';
 import type { Router } from '../lib/http/router.js';
 import { applyRoutes, createVercelRouter, projectRoot, type Resolution, staticFile } from './vercel-local.js';
 
@@ -115,7 +120,7 @@ for (const endpoint of allEndpoints()) {
     pathsChecked++;
     const what = `${endpoint.method} ${path}`;
     const url = new URL(path, 'https://heir.test');
-    const built = applyRoutes(routes, url.pathname, builtLookup)?.found ?? NOTHING;
+    const built = applyRoutes(routes, url.pathname, builtLookup).found ?? NOTHING;
     const resolved = local.resolve(url);
     if (!built.startsWith('function ')) {
       failures.push(`${what}: reaches ${built} in the built routes, not a function`);
@@ -129,6 +134,52 @@ for (const endpoint of allEndpoints()) {
         failures.push(`${what}: reaches ${built}, whose route table does not serve it`);
     }
   }
+}
+
+// (b2) Unknown paths under /v1 and /api reach a function through the built routes (the same one
+// local routing picks), and that function answers them with our 404 problem, not Vercel's page.
+const app = await createApp(
+  loadConfig({ ADMIN_KEY: `adm_${'x'.repeat(40)}`, DATA_DIR: 'memory', LOG_LEVEL: 'silent' }),
+);
+const UNKNOWN = ['/v1/nope', '/api/nope', '/api/v1/nope', '/v1/tenants-nope/x', '/v1', '/api', '/API/NOPE'];
+for (const path of UNKNOWN) {
+  pathsChecked++;
+  const url = new URL(path, 'https://heir.test');
+  const built = applyRoutes(routes, url.pathname, builtLookup).found ?? NOTHING;
+  const resolved = local.resolve(url);
+  if (!built.startsWith('function ')) {
+    failures.push(`unknown ${path}: reaches ${built} in the built routes, not a function`);
+    continue;
+  }
+  if (built !== localTarget(resolved) || resolved.kind !== 'function') {
+    failures.push(`unknown ${path}: built routing reaches ${built}, local routing ${localTarget(resolved)}`);
+    continue;
+  }
+  const { router } = (await import(resolved.file)) as { router: Router };
+  const response = await handleRequest(app, router, new Request(resolved.url));
+  const body = (await response.json().catch(() => null)) as { code?: string } | null;
+  if (
+    response.status !== 404 ||
+    response.headers.get('content-type') !== 'application/problem+json' ||
+    body?.code !== 'not_found' ||
+    !response.headers.get('x-request-id')
+  ) {
+    failures.push(
+      `unknown ${path}: ${built} answers ${response.status} ${JSON.stringify(body)}, not the 404 problem`,
+    );
+  }
+}
+await app.close();
+
+// (b3) The built routes give static pages vercel.json's security headers.
+for (const path of ['/', '/docs/errors']) {
+  const { found, headers } = applyRoutes(routes, path, builtLookup);
+  if (!found?.startsWith('static ')) failures.push(`${path}: reaches ${found ?? NOTHING}, not a static page`);
+  const csp = headers['content-security-policy'] ?? '';
+  if (!/default-src 'self'/.test(csp) || !/frame-ancestors 'none'/.test(csp) || /unsafe-inline/.test(csp))
+    failures.push(`${path}: built routes give no strict Content-Security-Policy (${csp || 'none'})`);
+  if (headers['x-frame-options'] !== 'DENY' || headers['x-content-type-options'] !== 'nosniff')
+    failures.push(`${path}: built routes miss X-Frame-Options: DENY or nosniff`);
 }
 
 // (c) Static files: only public/'s, and never source, SQL or environment files.
@@ -151,5 +202,8 @@ console.log(
 console.log(
   `check:vercel: ${pathsChecked} paths of ${allEndpoints().length} endpoints reach the same function in built and local routing`,
 );
-console.log(`check:vercel: ${served.length} static files, all from public/`);
+console.log(
+  `check:vercel: ${UNKNOWN.length} unknown /v1 and /api paths answer the 404 problem from a function`,
+);
+console.log(`check:vercel: ${served.length} static files, all from public/, with the security headers`);
 console.log('check:vercel: OK');

@@ -6,11 +6,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { extname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { createVercelRouter } from './vercel-local.js';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import { join } from 'node:path';
+import { type Duplex, Readable } from 'node:stream';
+import {
+  createVercelRouter,
+  FETCH_FORBIDDEN_METHODS,
+  FUNCTION_METHODS,
+  platformNotFound,
+  staticResponse,
+  withRouteHeaders,
+} from './vercel-local.js';
 
 const port = Number(process.env.PORT ?? 3000);
 process.env.DATA_DIR ??= './.data';
@@ -51,28 +57,29 @@ const app = await getDefaultApp();
 if (app.database.kind !== 'pglite') await migrate(app.database);
 
 const router = createVercelRouter();
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.css': 'text/css',
-  '.js': 'text/javascript',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
+const { bareProblem, refuseMethod } = await import('../lib/http/pipeline.js');
+
+type FunctionModule = Record<string, ((request: Request) => Promise<Response>) | undefined> & {
+  router?: import('../lib/http/router.js').Router;
 };
 
-type MethodHandler = (request: Request) => Promise<Response>;
-
-async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What Vercel (and, where Vercel answers before our code, our pipeline) would answer. */
+async function answer(req: IncomingMessage): Promise<Response> {
+  const method = req.method ?? 'GET';
+  // Only origin-form targets (`/path`) name a resource here; CONNECT's `host:port` and the like do not.
+  if (!req.url?.startsWith('/')) return bareProblem('invalid_request');
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `localhost:${port}`}`);
   const resolution = router.resolve(url);
-  if (resolution.kind === 'static') {
-    res.writeHead(200, { 'content-type': MIME[extname(resolution.file)] ?? 'application/octet-stream' });
-    res.end(await readFile(resolution.file));
-    return;
-  }
-  if (resolution.kind === 'none') {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('The page could not be found\n');
-    return;
+  if (resolution.kind === 'static')
+    return withRouteHeaders(staticResponse(resolution.file, method), resolution.headers);
+  if (resolution.kind === 'none') return withRouteHeaders(platformNotFound(), resolution.headers);
+  const module = (await import(resolution.file)) as FunctionModule;
+  const handler = FUNCTION_METHODS.has(method) ? module[method] : undefined;
+  // TRACE, CONNECT, PROPFIND …: handled before `new Request`, which refuses some of them outright.
+  if (!handler || FETCH_FORBIDDEN_METHODS.has(method)) {
+    if (!module.router) return new Response(null, { status: 405 });
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : null;
+    return withRouteHeaders(refuseMethod(app, module.router, resolution.url, origin), resolution.headers);
   }
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -82,32 +89,63 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ip = req.socket.remoteAddress ?? '127.0.0.1';
   headers.set('x-forwarded-for', ip);
   headers.set('x-real-ip', ip);
-  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const hasBody = method !== 'GET' && method !== 'HEAD';
   const request = new Request(resolution.url, {
-    method: req.method ?? 'GET',
+    method,
     headers,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
   } as RequestInit);
-  const module = (await import(resolution.file)) as Record<string, MethodHandler | undefined>;
-  const handler = module[request.method];
-  const response = handler
-    ? await handler(request)
-    : new Response(null, { status: 405, headers: { allow: 'GET, POST, PUT, PATCH, DELETE, OPTIONS' } });
+  return withRouteHeaders(await handler(request), resolution.headers);
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const response = await answer(req);
   res.writeHead(response.status, Object.fromEntries(response.headers));
   res.end(Buffer.from(await response.arrayBuffer()));
 }
 
-createServer((req, res) => {
+/** Writes a whole response straight to a socket (a request Node's parser refused has no ServerResponse). */
+async function writeRaw(socket: Duplex, response: Response): Promise<void> {
+  const body = Buffer.from(await response.arrayBuffer());
+  const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`];
+  for (const [name, value] of response.headers) head.push(`${name}: ${value}`);
+  head.push(`content-length: ${body.length}`, 'connection: close', '', '');
+  socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), body]));
+}
+
+const server = createServer((req, res) => {
   serve(req, res).catch((error: unknown) => {
     app.log.error('dev server error', { error });
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
     res.end('internal error\n');
   });
-}).listen(port, () => {
+});
+// CONNECT never reaches the request handler: Node hands over the raw socket. Answer it like TRACE.
+server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+  answer(req)
+    .then((response) => writeRaw(socket, response))
+    .catch((error: unknown) => {
+      app.log.error('dev server error', { error });
+      socket.destroy();
+    });
+});
+// A request line or header Node cannot parse (a lowercase or unknown method, a bad header): a 400
+// problem instead of Node's bare one.
+server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+  // A reset or a client too slow to finish its request gets no answer (nobody is listening for one).
+  if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.destroy();
+    return;
+  }
+  writeRaw(socket, bareProblem('invalid_request')).catch(() => socket.destroy());
+});
+server.listen(port, () => {
   const mode = `${app.database.kind} database, ${app.limiter.kind} rate limiter`;
-  console.log(`HEIR Auth listening on http://localhost:${port} (${mode})`);
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port; // PORT=0: a free port
+  console.log(`HEIR Auth listening on http://localhost:${bound} (${mode})`);
   if (generatedAdminKey) {
     console.log(`Admin key for this run (set ADMIN_KEY to choose your own): ${generatedAdminKey}`);
   }
-  console.log(`Try: curl -s http://localhost:${port}/v1/tenants -H "x-admin-key: $ADMIN_KEY"`);
+  console.log(`Try: curl -s http://localhost:${bound}/v1/tenants -H "x-admin-key: $ADMIN_KEY"`);
 });

@@ -7,16 +7,18 @@
  * applies the same `applyRoutes` to what `vercel build` produced and compares the two.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getTransformedRoutes, type Route } from '@vercel/routing-utils';
 
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
-export type Resolution =
+/** Where a request goes, and the headers vercel.json's `headers` add to whatever answers it. */
+export type Resolution = (
   | { readonly kind: 'function'; readonly file: string; readonly url: URL }
   | { readonly kind: 'static'; readonly file: string }
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+) & { readonly headers: Readonly<Record<string, string>> };
 
 /** Files under api/ that Vercel deploys as functions: not prefixed with `_`, TypeScript or JavaScript. */
 export function functionFiles(root = projectRoot): Map<string, string> {
@@ -74,30 +76,30 @@ function substitute(dest: string, match: RegExpExecArray): string {
  * Vercel's order: the routes before `{"handle":"filesystem"}`, then the filesystem, then the routes
  * after it up to the next handle (the later phases only shape a miss). A rewrite marked `check`
  * looks its destination up in the filesystem and otherwise goes on with the rewritten path; any other
- * matching route without `continue` ends routing there. Returns what `lookup` found and the query
- * the rewrites appended, or null where Vercel would answer with an error.
+ * matching route without `continue` ends routing there. Returns what `lookup` found (null where
+ * Vercel would answer with its own 404), the query the rewrites appended, and the response headers
+ * of every matching route that sets some (vercel.json's `headers`, compiled to `continue` routes).
  */
 export function applyRoutes<T>(
   routes: readonly Route[],
   pathname: string,
   lookup: (pathname: string) => T | null,
-): { readonly found: T; readonly query: URLSearchParams } | null {
+): { readonly found: T | null; readonly query: URLSearchParams; readonly headers: Record<string, string> } {
   const query = new URLSearchParams();
-  const at = (path: string) => {
-    const found = lookup(path);
-    return found === null ? null : { found, query };
-  };
+  const headers: Record<string, string> = {};
+  const at = (path: string) => ({ found: lookup(path), query, headers });
   let filesystemDone = false;
   for (const route of routes) {
     if ('handle' in route) {
       if (route.handle !== 'filesystem' || filesystemDone) break;
       filesystemDone = true;
       const found = at(pathname);
-      if (found) return found;
+      if (found.found !== null) return found;
       continue;
     }
     const match = new RegExp(route.src, route.caseSensitive ? '' : 'i').exec(pathname);
     if (!match) continue;
+    for (const [name, value] of Object.entries(route.headers ?? {})) headers[name.toLowerCase()] = value;
     if (route.dest) {
       const dest = new URL(substitute(route.dest, match), 'http://local');
       pathname = dest.pathname;
@@ -106,12 +108,13 @@ export function applyRoutes<T>(
     if (route.continue) continue;
     if (route.check && route.dest) {
       const found = at(pathname);
-      if (found) return found;
+      if (found.found !== null) return found;
       continue;
     }
-    return route.status && route.status !== 200 ? null : at(pathname); // a status (404, a redirect) is no function
+    // A status (404, a redirect) is no function.
+    return route.status && route.status !== 200 ? { found: null, query, headers } : at(pathname);
   }
-  return filesystemDone ? null : at(pathname);
+  return filesystemDone ? { found: null, query, headers } : at(pathname);
 }
 
 export function createVercelRouter(root = projectRoot) {
@@ -130,11 +133,65 @@ export function createVercelRouter(root = projectRoot) {
     functions,
     resolve(original: URL): Resolution {
       const routed = applyRoutes(routes, original.pathname, lookup);
-      if (!routed) return { kind: 'none' };
-      if (routed.found.kind === 'static') return routed.found;
+      const { headers } = routed;
+      if (!routed.found) return { kind: 'none', headers };
+      if (routed.found.kind === 'static') return { ...routed.found, headers };
       const url = new URL(original);
       for (const [name, value] of routed.query) url.searchParams.append(name, value);
-      return { kind: 'function', file: routed.found.file, url };
+      return { kind: 'function', file: routed.found.file, url, headers };
     },
   };
+}
+
+/** Methods the Fetch API refuses to build a `Request` with; they never reach a method handler. */
+export const FETCH_FORBIDDEN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** The methods a Vercel function file may export (@vercel/node answers any other method itself). */
+export const FUNCTION_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'POST',
+  'PUT',
+  'DELETE',
+  'PATCH',
+]);
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** A static file as Vercel serves it: GET and HEAD only. */
+export function staticResponse(file: string, method: string): Response {
+  if (method !== 'GET' && method !== 'HEAD') {
+    return new Response('Method Not Allowed\n', {
+      status: 405,
+      headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' },
+    });
+  }
+  const type = MIME[extname(file)] ?? 'application/octet-stream';
+  return new Response(method === 'HEAD' ? null : readFileSync(file), { headers: { 'content-type': type } });
+}
+
+/** Vercel's own answer where no route, function or file matches (outside /api and /v1). */
+export function platformNotFound(): Response {
+  return new Response('The page could not be found\n\nNOT_FOUND\n', {
+    status: 404,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'x-vercel-error': 'NOT_FOUND' },
+  });
+}
+
+/** Adds vercel.json's headers to a response; a header the response sets itself wins, as on Vercel. */
+export function withRouteHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!response.headers.has(name)) response.headers.set(name, value);
+  }
+  return response;
 }

@@ -46,6 +46,19 @@ export function callerTenantId(caller: Caller): string | null {
   return caller.kind === 'api_key' || caller.kind === 'person' ? caller.tenantId : null;
 }
 
+/** One string per verified caller, distinct across kinds, for limits counted per caller. */
+export function callerKey(caller: Caller): string {
+  switch (caller.kind) {
+    case 'admin_key':
+    case 'api_key':
+      return `${caller.kind}:${caller.keyId}`;
+    case 'person':
+      return `user:${caller.userId}`;
+    case 'anonymous':
+      return 'anonymous';
+  }
+}
+
 /** How an action is attributed in the audit log. */
 export interface Actor {
   readonly type: 'admin_key' | 'api_key' | 'user' | 'anonymous' | 'system';

@@ -23,21 +23,50 @@ interface PagePosition {
   readonly id: string;
 }
 
-const positionSchema = z.object({ t: z.iso.datetime(), id: z.uuid() });
+/**
+ * The range a cursor's timestamp may take: rows are stamped by the database clock, so nothing older
+ * than the epoch or later than year 9999 was ever handed out. The bounds sit well inside what both
+ * JavaScript dates and Postgres `timestamptz` (4713 BC – AD 294276) represent, so a crafted cursor
+ * can never reach the database as an out-of-range value (a 500 on PGlite before this check).
+ */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** Exactly the form `encodeCursor` writes: `Date#toISOString()` of an in-range instant. */
+const cursorTime = z.string().refine((text) => {
+  const at = new Date(text);
+  const ms = at.getTime();
+  return Number.isFinite(ms) && ms >= EARLIEST && ms <= LATEST && at.toISOString() === text;
+});
+
+const positionSchema = z.strictObject({ t: cursorTime, id: z.uuid() });
 
 function encodeCursor(position: PagePosition): string {
   const json = JSON.stringify({ t: position.createdAt.toISOString(), id: position.id });
   return Buffer.from(json).toString('base64url');
 }
 
+/**
+ * Cursors are validated, not signed: a cursor only positions a query the caller may already run
+ * (every list is scoped by its tenant before the cursor applies), and any position a forged cursor
+ * names is one that paging reaches anyway. Signing would add a secret whose rotation breaks every
+ * outstanding cursor, for no protection. What must hold is that no crafted value reaches SQL as
+ * anything but an in-range timestamp and a UUID; everything else is `422` on `query.cursor`.
+ */
 function decodeCursor(cursor: string | undefined): PagePosition | null {
   if (cursor === undefined) return null;
+  const invalid = () =>
+    new ValidationError([{ path: 'query.cursor', message: 'Not a cursor this API returned.' }]);
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let decoded: unknown;
   try {
-    const parsed = positionSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return { createdAt: new Date(parsed.t), id: parsed.id };
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw new ValidationError([{ path: 'query.cursor', message: 'Not a cursor this API returned.' }]);
+    throw invalid();
   }
+  const parsed = positionSchema.safeParse(decoded);
+  if (!parsed.success) throw invalid();
+  return { createdAt: new Date(parsed.data.t), id: parsed.data.id };
 }
 
 /** One page of a query over a table with `created_at` and `id`, and the cursor of the next one. */

@@ -44,11 +44,16 @@ export interface Endpoint<
     readonly schema?: Schema;
   };
   /**
-   * Extra limits, counted for every request that reaches the endpoint: per client IP, and per a key
-   * taken from the validated body (e.g. the canonical email of a forgot-password request).
+   * Extra limits, counted by the pipeline for every request that reaches the endpoint's input
+   * validation (so refusals such as a 409 count as much as successes): per client address (an IPv6
+   * client by its /64), per verified caller (a person, an API key or the admin key), per tenant (the
+   * path's `{tenantId}`, else the caller's), and per a key taken from the validated body (e.g. the
+   * canonical email of a forgot-password request).
    */
   readonly rateLimit?: {
-    readonly byIp: RateLimitPolicy;
+    readonly byIp?: RateLimitPolicy;
+    readonly byCaller?: RateLimitPolicy;
+    readonly byTenant?: RateLimitPolicy;
     readonly byBody?: { readonly policy: RateLimitPolicy; readonly key: (body: Out<B>) => string };
   };
   /** Extra error statuses this endpoint documents (besides the ones every endpoint can answer). */

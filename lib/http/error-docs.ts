@@ -9,6 +9,8 @@ const escapeHtml = (text: string) =>
 /**
  * The page every problem's `type` points at (`/docs/errors#<code>`), rendered from the error catalog;
  * `npm run docs:errors` writes it to public/docs/errors/index.html and a test keeps the two equal.
+ * No inline script or style: the page is served under `style-src 'self'` (vercel.json), so its
+ * look lives in /styles.css.
  */
 export function renderErrorDocs(): string {
   const rows = Object.entries(errorCatalog)
@@ -23,15 +25,10 @@ export function renderErrorDocs(): string {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>HEIR Auth — error codes</title>
-  <style>
-    body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }
-    table { border-collapse: collapse; width: 100%; }
-    th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-    tr:target { background: #fff6d5; }
-    code { font-size: .95em; }
-  </style>
+  <link rel="stylesheet" href="/styles.css">
 </head>
 <body>
+<main class="wide">
   <h1>Error codes</h1>
   <p>Every error is <code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>, the
   <code>request_id</code> to quote when asking for help, and, for validation failures, <code>errors</code>
@@ -43,6 +40,7 @@ ${rows}
     </tbody>
   </table>
   <p><a href="/">Home</a> · <a href="/api/openapi.json">OpenAPI document</a></p>
+</main>
 </body>
 </html>
 `;

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { App } from '../app.js';
 import { authenticate } from '../auth/authenticate.js';
 import { authorize } from '../auth/authorize.js';
-import { actorOf, type Caller, callerTenantId, isAdmin } from '../auth/caller.js';
+import { actorOf, type Caller, callerKey, callerTenantId, isAdmin } from '../auth/caller.js';
 import {
   assertNoCredentialsInUrl,
   extractCredential,
@@ -11,6 +11,7 @@ import {
 } from '../auth/credentials.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, AuthenticationError, NotFoundError, ValidationError } from '../errors.js';
+import { addressKey } from '../ratelimit/address-key.js';
 import type { RateLimitPolicy, RateLimitResult } from '../ratelimit/limiter.js';
 import { RateLimiterUnavailableError } from '../ratelimit/limiter.js';
 import { policies } from '../ratelimit/policies.js';
@@ -122,7 +123,7 @@ export async function handleRequest(app: App, router: Router, request: Request):
     if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
     const own = callerPolicy(caller);
     if (own) await authed.rateLimit(own.policy, own.identifier);
-    if (endpoint.rateLimit) await authed.rateLimit(endpoint.rateLimit.byIp, ip ?? 'unknown');
+    await countEndpointLimits(authed, endpoint, params);
 
     const query = endpoint.query
       ? parseOrThrow(endpoint.query, Object.fromEntries(url.searchParams), 'query')
@@ -143,6 +144,30 @@ export async function handleRequest(app: App, router: Router, request: Request):
   } catch (error) {
     return finish(errorResponse(app, error, requestId, request, url), headers());
   }
+}
+
+/**
+ * Answers a request that cannot become a Fetch `Request` or reach a method handler — a method the
+ * Fetch API forbids (`CONNECT`, `TRACE`, `TRACK`) or one the function file does not export — exactly
+ * as handleRequest answers any other method a path does not serve: `405 method_not_allowed` with
+ * `Allow` on a known path, `404 not_found` on an unknown one. Used by the local server.
+ */
+export function refuseMethod(app: App, router: Router, url: URL, origin: string | null): Response {
+  const requestId = newRequestId();
+  const headers = { ...baseHeaders(requestId), ...corsHeaders(origin, app.config.corsOrigins) };
+  const allowed = allowedMethods(router, url.pathname);
+  if (!allowed.some((method) => router.match(method, url.pathname).kind === 'found'))
+    return finish(problemResponse({ code: 'not_found', requestId }), headers);
+  return finish(problemResponse({ code: 'method_not_allowed', requestId }), {
+    ...headers,
+    allow: allowed.join(', '),
+  });
+}
+
+/** A problem for a request that never reached a route (an unparseable request line), with the usual headers. */
+export function bareProblem(code: 'invalid_request'): Response {
+  const requestId = newRequestId();
+  return finish(problemResponse({ code, requestId }), baseHeaders(requestId));
 }
 
 function buildContext(
@@ -199,11 +224,28 @@ async function identify(
     caller = await authenticate(ctx.app, credential);
   } catch (error) {
     if (error instanceof AuthenticationError) {
-      await ctx.rateLimit(policies.authFailuresByIp, ctx.ip ?? 'unknown');
+      await ctx.rateLimit(policies.authFailuresByIp, addressKey(ctx.ip));
     }
     throw error;
   }
   return caller;
+}
+
+/**
+ * The endpoint's declared extra limits that need no body: per client address, per caller and per
+ * tenant. Counted before the input is read, so every request that got this far costs the same
+ * whether it then succeeds or is refused (a 409 that reveals an existing email included).
+ */
+async function countEndpointLimits(ctx: RequestContext, endpoint: Endpoint, params: unknown): Promise<void> {
+  const limits = endpoint.rateLimit;
+  if (!limits) return;
+  if (limits.byIp) await ctx.rateLimit(limits.byIp, addressKey(ctx.ip));
+  if (limits.byCaller) await ctx.rateLimit(limits.byCaller, callerKey(ctx.caller));
+  if (limits.byTenant) {
+    const routeTenant = (params as { tenantId?: unknown } | undefined)?.tenantId;
+    const tenantId = typeof routeTenant === 'string' ? routeTenant : callerTenantId(ctx.caller);
+    if (tenantId) await ctx.rateLimit(limits.byTenant, tenantId);
+  }
 }
 
 function parseParams(endpoint: Endpoint, raw: Record<string, string>): unknown {

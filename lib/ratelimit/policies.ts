@@ -24,4 +24,11 @@ export const policies = {
   refreshByIp: policy('refresh', 1_000),
   /** Not in API.md: reset-token checks and uses, per IP (tokens have 256 bits; this sheds load). */
   passwordResetByIp: policy('password_reset', 100),
+  /**
+   * Not in API.md: adding a team member answers 409 for an email that has an account anywhere on
+   * the platform, so additions are capped per tenant and per caller to keep that from being a
+   * platform-wide email oracle (§5).
+   */
+  teamInviteByTenant: policy('team_invite_tenant', 50),
+  teamInviteByCaller: policy('team_invite_caller', 20),
 } as const;

@@ -5,6 +5,7 @@ import { emailSchema } from '../identity/email.js';
 import { addMember, changeMember, removeMember } from '../identity/team.service.js';
 import { listTenantUsers } from '../identity/user.repository.js';
 import { memberSchema, roleSchema, toMemberView } from '../identity/views.js';
+import { policies } from '../ratelimit/policies.js';
 import { displayNameSchema } from '../validation/text.js';
 
 const tags = ['Team members'];
@@ -39,6 +40,8 @@ export const addMemberEndpoint = defineEndpoint({
   auth: managers,
   params: tenantParams,
   body: z.strictObject({ email: emailSchema, name: displayNameSchema, role: roleSchema }),
+  // Successes and refusals (a 409 for an existing email included) count alike: see API.md §5.
+  rateLimit: { byTenant: policies.teamInviteByTenant, byCaller: policies.teamInviteByCaller },
   response: {
     status: 201,
     description: 'The new member and their temporary password',

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/app.js';
 import { loadConfig } from '../../lib/config.js';
 import { defineEndpoint } from '../../lib/http/endpoint.js';
-import { handleRequest } from '../../lib/http/pipeline.js';
+import { handleRequest, refuseMethod } from '../../lib/http/pipeline.js';
 import { createRouter } from '../../lib/http/router.js';
 import { createLogger } from '../../lib/log.js';
 import { policies } from '../../lib/ratelimit/policies.js';
@@ -41,6 +42,44 @@ forEachBackend(
       const options = await call(ctx.app, 'OPTIONS', '/v1/tenants/');
       assert.equal(options.status, 204);
       assert.equal(options.headers.get('allow'), 'GET, POST, HEAD, OPTIONS');
+    });
+
+    it('answers any method a path does not serve (TRACE, PROPFIND, lowercase) with 405 and Allow; on an unknown path 404', async () => {
+      for (const method of ['TRACE', 'CONNECT', 'TRACK', 'PROPFIND', 'PURGE', 'patch', 'Delete', 'QUERY']) {
+        const known = await call(ctx.app, method, '/v1/tenants', { headers: asAdmin });
+        assert.equal(known.status, 405, `${method}: ${known.text}`);
+        assert.equal(known.body.code, 'method_not_allowed', method);
+        assert.equal(known.headers.get('allow'), 'GET, POST, HEAD, OPTIONS', method);
+        assert.match(known.headers.get('x-request-id') ?? '', /^req_/, method);
+        const unknown = await call(ctx.app, method, '/v1/nope');
+        assert.equal(unknown.status, 404, `${method}: ${unknown.text}`);
+        assert.equal(unknown.body.code, 'not_found', method);
+      }
+      // The pipeline itself, for a method a Fetch Request can carry but no endpoint uses.
+      const router = createRouter([
+        defineEndpoint({
+          method: 'GET',
+          path: '/v1/only-get',
+          summary: 'test only',
+          tags: [],
+          auth: 'none',
+          response: { status: 200, description: 'ok' },
+          handler: async () => ({ ok: true }),
+        }),
+      ]);
+      const res = await handleRequest(
+        ctx.app,
+        router,
+        new Request('https://heir.test/v1/only-get', { method: 'PROPFIND' }),
+      );
+      assert.equal(res.status, 405);
+      assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      const trace = refuseMethod(ctx.app, router, new URL('https://heir.test/v1/only-get'), null);
+      assert.equal(trace.status, 405);
+      assert.equal(trace.headers.get('allow'), 'GET, HEAD, OPTIONS');
+      assert.match(trace.headers.get('x-request-id') ?? '', /^req_/);
+      assert.equal(refuseMethod(ctx.app, router, new URL('https://heir.test/v1/other'), null).status, 404);
     });
 
     it('serves /v1, /api/v1 and trailing slashes alike, and HEAD without a body', async () => {
@@ -160,6 +199,26 @@ forEachBackend(
         ip,
       });
       assert.equal(valid.status, 200, 'a valid credential from that IP still works');
+    });
+
+    it('counts an IPv6 client by its /64: two addresses of one /64 share a bucket, of two /64s do not', async () => {
+      const prefix = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+      const fail = (ip: string) =>
+        call(ctx.app, 'GET', '/v1/tenants', { headers: { 'x-admin-key': 'nope'.repeat(10) }, ip });
+      const remaining = (res: { headers: Headers }) => Number(res.headers.get('x-ratelimit-remaining'));
+      const first = await fail(`${prefix}::1`);
+      assert.equal(first.status, 401);
+      assert.equal(first.headers.get('ratelimit-policy'), '"auth_failures";q=100;w=900');
+      assert.equal(remaining(first), 99);
+      const sameHost = await fail(`${prefix}:${randomBytes(2).toString('hex')}:1:2:3`);
+      assert.equal(remaining(sameHost), 98, 'another address of the same /64 is the same client');
+      const mapped = await fail('::ffff:198.51.100.79');
+      const plain = await fail('198.51.100.79');
+      assert.equal(remaining(plain), remaining(mapped) - 1, 'an IPv4-mapped address counts as the IPv4 one');
+      const nextNetwork = await fail(
+        `${prefix.slice(0, -4)}${(Number.parseInt(prefix.slice(-4), 16) ^ 1).toString(16).padStart(4, '0')}::1`,
+      );
+      assert.equal(remaining(nextNetwork), 99, 'the neighbouring /64 is another client');
     });
 
     it('turns an unexpected exception into a 500 problem without internals, logged once with the request id', async () => {

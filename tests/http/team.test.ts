@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { verifyPassword } from '../../lib/identity/password.js';
+import { policies } from '../../lib/ratelimit/policies.js';
 import { asAdmin, call } from '../support/client.js';
 import {
   activate,
@@ -15,6 +16,7 @@ import {
 import { forEachBackend } from '../support/harness.js';
 import { outboxFor } from '../support/mail.js';
 import { errorPaths } from '../support/problems.js';
+import { skipNearWindowEnd } from '../support/windows.js';
 
 const MEMBER_FIELDS = [
   'created_at',
@@ -705,5 +707,61 @@ forEachBackend('team members', (ctx) => {
     });
     assert.equal(byMember.status, 403);
     assert.equal(byMember.body.code, 'forbidden');
+  });
+
+  it('caps additions per caller and per tenant, counting 409s like successes, so probing emails ends in 429', async (t) => {
+    if (skipNearWindowEnd(t, 60)) return;
+    const perCaller = policies.teamInviteByCaller.limit;
+    const perTenant = policies.teamInviteByTenant.limit;
+    // Two admins of one tenant and one owner together must reach the tenant cap before their own.
+    assert.ok(perTenant > 2 * perCaller && perTenant <= 3 * perCaller, 'test assumes 2 < tenant/caller <= 3');
+    const { tenantId, session } = await ownerSession(ctx.app);
+    const elsewhere = await ownerSession(ctx.app); // an account of another tenant: what a prober looks for
+    const add = (auth: Record<string, string>, email: string) =>
+      call(ctx.app, 'POST', membersPath(tenantId), {
+        headers: auth,
+        json: { email, name: 'P', role: 'member' },
+      });
+    const adminA = await addMember(ctx.app, tenantId, session.auth, 'admin');
+    const adminB = await addMember(ctx.app, tenantId, session.auth, 'admin');
+    let tenantUsed = 2;
+
+    /** Spends `count` of a caller's additions, alternating probes (409) and real additions (201). */
+    async function spend(auth: Record<string, string>, count: number): Promise<void> {
+      for (let i = 0; i < count; i++) {
+        const probe = i % 2 === 0;
+        const res = await add(auth, probe ? elsewhere.owner.email : uniqueEmail('cap'));
+        assert.equal(res.status, probe ? 409 : 201, res.text);
+        tenantUsed += 1;
+      }
+    }
+    await spend(session.auth, perCaller - 2);
+    const ownerCapped = await add(session.auth, elsewhere.owner.email);
+    assert.equal(ownerCapped.status, 429, ownerCapped.text);
+    assert.equal(ownerCapped.body.code, 'rate_limited');
+    assert.ok(Number(ownerCapped.headers.get('retry-after')) >= 1);
+    assert.equal(ownerCapped.headers.get('ratelimit-policy'), `"team_invite_caller";q=${perCaller};w=900`);
+    // A capped caller's probes answer 429 whatever the email: nothing about existence leaks.
+    const stillCapped = await add(session.auth, uniqueEmail('never'));
+    assert.equal(stillCapped.status, 429);
+
+    await spend(adminA.session.auth, perCaller);
+    assert.equal((await add(adminA.session.auth, uniqueEmail('never'))).status, 429);
+    await spend(adminB.session.auth, perTenant - tenantUsed);
+    assert.equal(tenantUsed, perTenant);
+    const tenantCapped = await add(adminB.session.auth, elsewhere.owner.email);
+    assert.equal(tenantCapped.status, 429, tenantCapped.text);
+    assert.equal(tenantCapped.headers.get('ratelimit-policy'), `"team_invite_tenant";q=${perTenant};w=900`);
+    // The cap is on adding: the same people still list, change and remove members.
+    const list = await call(ctx.app, 'GET', `${membersPath(tenantId)}?limit=100`, {
+      headers: adminB.session.auth,
+    });
+    assert.equal(list.status, 200);
+    // Another tenant's budget is its own.
+    const other = await call(ctx.app, 'POST', membersPath(elsewhere.tenantId), {
+      headers: elsewhere.session.auth,
+      json: { email: uniqueEmail('other'), name: 'O', role: 'member' },
+    });
+    assert.equal(other.status, 201, other.text);
   });
 });

@@ -144,6 +144,54 @@ forEachBackend(
       }
     });
 
+    it('an unknown path under /v1 or /api is our 404 problem with the usual headers, as Vercel routes it', async () => {
+      const paths = [
+        '/v1/nope',
+        '/api/nope',
+        '/api/v1/nope',
+        '/v1/nope/deeper/still',
+        '/api/v1/keys-that-do-not-exist/x',
+        '/v1',
+        '/v1/',
+        '/api',
+        '/api/',
+        '/api/meta',
+        '/API/NOPE',
+      ];
+      for (const path of paths) {
+        for (const method of ['GET', 'POST', 'DELETE']) {
+          const res = await send(ctx.app, method, path);
+          expectProblem(res, 404, 'not_found');
+          assertBaseHeaders(res, `${method} ${path}`);
+          assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+          assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+        }
+      }
+      // Outside /v1 and /api the platform answers, as Vercel does, with its own page.
+      const elsewhere = await send(ctx.app, 'GET', '/nope');
+      assert.equal(elsewhere.status, 404);
+      assert.equal(elsewhere.headers.get('x-vercel-error'), 'NOT_FOUND');
+    });
+
+    it('static pages carry the strict CSP, DENY framing, nosniff and no referrer from vercel.json', async () => {
+      for (const path of ['/', '/docs/errors', '/styles.css']) {
+        const res = await send(ctx.app, 'GET', path);
+        assert.equal(res.status, 200, path);
+        assert.equal(
+          res.headers.get('content-security-policy'),
+          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; " +
+            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+          path,
+        );
+        assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+        assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+      }
+      const page = await send(ctx.app, 'GET', '/docs/errors');
+      assert.match(page.text, /<link rel="stylesheet" href="\/styles\.css">/);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    });
+
     it('every answer of every endpoint carries cache-control: no-store and nosniff (JWKS: public, cacheable)', async () => {
       const { session, tenantId } = await ownerSession(ctx.app);
       const credentials = [{}, asAdmin, session.auth];

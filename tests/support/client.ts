@@ -1,11 +1,18 @@
 /**
  * Calls the API in-process exactly as Vercel would route it: vercel.json's routes pick the function
- * file, the function's route table handles the request with the URL Vercel would hand it.
+ * file (or a static file, or Vercel's own 404), the function's route table handles the request with
+ * the URL Vercel would hand it, and vercel.json's `headers` are added to whatever answers.
  */
 import type { App } from '../../lib/app.js';
-import { handleRequest } from '../../lib/http/pipeline.js';
+import { handleRequest, refuseMethod } from '../../lib/http/pipeline.js';
 import type { Router } from '../../lib/http/router.js';
-import { createVercelRouter } from '../../scripts/vercel-local.js';
+import {
+  createVercelRouter,
+  FETCH_FORBIDDEN_METHODS,
+  platformNotFound,
+  staticResponse,
+  withRouteHeaders,
+} from '../../scripts/vercel-local.js';
 import { TEST_ADMIN_KEY } from './backends.js';
 
 const vercel = createVercelRouter();
@@ -52,16 +59,20 @@ export async function call(
       modules.set(resolution.file, loaded);
     }
     const { router } = await loaded;
-    response = await handleRequest(
-      app,
-      router,
-      new Request(resolution.url, { method, headers, body: body ?? null }),
-    );
+    // As the local server does: a method no Request can carry is answered without one.
+    response = FETCH_FORBIDDEN_METHODS.has(method.toUpperCase())
+      ? refuseMethod(app, router, resolution.url, headers.get('origin'))
+      : await handleRequest(
+          app,
+          router,
+          new Request(resolution.url, { method, headers, body: body ?? null }),
+        );
+  } else if (resolution.kind === 'static') {
+    response = staticResponse(resolution.file, method);
   } else {
-    response = new Response(resolution.kind === 'static' ? 'static' : 'The page could not be found', {
-      status: resolution.kind === 'static' ? 200 : 404,
-    });
+    response = platformNotFound();
   }
+  withRouteHeaders(response, resolution.headers);
   const text = await response.text();
   let parsed: unknown = text;
   if (text && /json/.test(response.headers.get('content-type') ?? '')) parsed = JSON.parse(text);
