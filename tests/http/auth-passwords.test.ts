@@ -79,13 +79,17 @@ forEachBackend('choosing a password', (ctx) => {
     const { email, id, temporaryPassword: temporary } = tenant.owner;
     const passwords = Array.from({ length: 50 }, (_, i) => `racer number ${i} passphrase`);
     const results = await Promise.all(passwords.map((password) => setPassword(email, temporary, password)));
-    const winners = results.flatMap((res, i) => (res.status === 200 ? [i] : []));
-    assert.equal(winners.length, 1, `statuses: ${results.map((res) => res.status).join(',')}`);
+    const statuses = results.map((res) => res.status);
+    const winners = statuses.flatMap((status, i) => (status === 200 ? [i] : []));
+    assert.equal(winners.length, 1, `statuses: ${statuses.join(',')}`);
+    // Every other call answers as a wrong password. With Redis, a call may also meet a 503: 50 bcrypt
+    // runs on a loaded machine can hold its rate-limit call past the limiter's 1.5 s budget (it then
+    // fails closed, before anything is written); the embedded limiter has no such budget.
+    const refusals = new Set(ctx.app.limiter.kind === 'memory' ? [401] : [401, 503]);
     for (const res of results) {
-      if (res.status !== 200) {
-        assert.equal(res.status, 401, res.text);
-        assert.equal(res.body.code, 'invalid_credentials');
-      }
+      if (res.status === 200) continue;
+      assert.ok(refusals.has(res.status), `statuses: ${statuses.join(',')}`);
+      assert.equal(res.body.code, res.status === 401 ? 'invalid_credentials' : 'service_unavailable');
     }
     const winner = winners[0] ?? -1;
     const events = await ctx.app.db
