@@ -47,7 +47,8 @@ export const errorCatalog = {
   refresh_token_reused: {
     status: 401,
     title: 'Refresh token reused',
-    about: 'A spent refresh token was presented; every token of that login has been revoked.',
+    about:
+      'A spent refresh token, or an access token already exchanged at /v1/auth/refresh, was presented; every token of that login has been revoked.',
   },
   invalid_admin_key: { status: 401, title: 'Invalid admin key', about: 'The admin key is wrong.' },
   insufficient_scope: {

@@ -60,6 +60,10 @@ export const tables = {
     revoked_reason: { type: 'text', nullable: true },
     ip: { type: 'text', nullable: true },
     user_agent: { type: 'text', nullable: true },
+    rotation_key: { type: 'text', default: true },
+    access_jti_hash: { type: 'text', nullable: true },
+    last_spent_hash: { type: 'text', nullable: true },
+    last_rotated_at: { type: 'timestamptz', nullable: true },
   },
   refresh_tokens: {
     id: { type: 'uuid', default: true },

@@ -1,9 +1,16 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import { randomToken } from '../auth/secrets.js';
 import type { Role } from '../db/tables.js';
 import { AuthenticationError } from '../errors.js';
 import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/**
+ * How far in the future an `iat` may lie: function instances' clocks differ by a little, and `iat`
+ * is rounded down to the second by one instance and compared by another. Beyond this, refused.
+ */
+export const CLOCK_SKEW_SECONDS = 5;
 
 export interface TokenSettings {
   readonly keys: SigningKeys;
@@ -18,8 +25,24 @@ export interface AccessClaims {
   readonly sessionId: string;
 }
 
-/** A 15-minute access token (RFC 9068 shape: `typ: at+jwt`, `kid` of one of our keys). */
-export function signAccessToken(settings: TokenSettings, claims: AccessClaims, now: Date): Promise<string> {
+/** What a verified token says, including what identifies this token among its login's. */
+export interface VerifiedAccessClaims extends AccessClaims {
+  readonly jti: string;
+  /** Unix seconds. */
+  readonly issuedAt: number;
+}
+
+/**
+ * A 15-minute access token (RFC 9068 shape: `typ: at+jwt`, `kid` of one of our keys). `jti` and the
+ * issue time may be given, so that a refresh replayed within its grace period re-issues the very
+ * token it issued the first time (see session.service.ts).
+ */
+export function signAccessToken(
+  settings: TokenSettings,
+  claims: AccessClaims,
+  now: Date,
+  jti: string = randomToken(16),
+): Promise<string> {
   const iat = Math.floor(now.getTime() / 1000);
   return new SignJWT({ tid: claims.tenantId, role: claims.role, sid: claims.sessionId })
     .setProtectedHeader({ alg: settings.keys.signing.alg, kid: settings.keys.signing.kid, typ: 'at+jwt' })
@@ -28,19 +51,35 @@ export function signAccessToken(settings: TokenSettings, claims: AccessClaims, n
     .setSubject(claims.userId)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
-    .setJti(crypto.randomUUID())
+    .setJti(jti)
     .sign(settings.keys.signing.key);
 }
 
 /**
+ * The claims we rely on, checked even on tokens bearing our own signature: a key that signed
+ * something odd (a test key, a bug, a leaked key) must meet a 401, never a database error.
+ */
+const claimsSchema = z.object({
+  sub: z.uuid(),
+  tid: z.uuid(),
+  sid: z.uuid(),
+  role: z.enum(['owner', 'admin', 'member']),
+  jti: z.string().min(1).max(200),
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+
+/**
  * Verifies an access token: algorithm pinned, key looked up by `kid` among our own keys only
- * (`jku`, `x5u` and `jwk` headers are never followed), `iss`, `aud`, `typ` and `exp` required.
+ * (`jku`, `x5u` and `jwk` headers are never followed), `iss`, `aud`, `typ`, `exp`, `iat` and `jti`
+ * required; ids must be UUIDs; `iat` may not lie in the future, and no token may claim a longer
+ * life than we give ours.
  */
 export async function verifyAccessToken(
   settings: TokenSettings,
   token: string,
   now: Date,
-): Promise<AccessClaims> {
+): Promise<VerifiedAccessClaims> {
   try {
     const { payload } = await jwtVerify(token, settings.keys.verificationKeys, {
       algorithms: [...ACCEPTED_ALGORITHMS],
@@ -48,18 +87,16 @@ export async function verifyAccessToken(
       audience: settings.audience,
       typ: 'at+jwt',
       currentDate: now,
-      requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'sid', 'tid'],
+      requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'sid', 'tid', 'jti'],
     });
-    const { sub, tid, sid, role } = payload;
-    if (
-      typeof sub !== 'string' ||
-      typeof tid !== 'string' ||
-      typeof sid !== 'string' ||
-      typeof role !== 'string'
-    ) {
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) throw new AuthenticationError('invalid_token');
+    const { sub, tid, sid, role, jti, iat, exp } = parsed.data;
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    if (iat > nowSeconds + CLOCK_SKEW_SECONDS || exp - iat > ACCESS_TOKEN_TTL_SECONDS) {
       throw new AuthenticationError('invalid_token');
     }
-    return { userId: sub, tenantId: tid, sessionId: sid, role: role as Role };
+    return { userId: sub, tenantId: tid, sessionId: sid, role, jti, issuedAt: iat };
   } catch (error) {
     if (error instanceof errors.JWTExpired) throw new AuthenticationError('token_expired');
     if (error instanceof AuthenticationError) throw error;

@@ -9,7 +9,7 @@ import { emailKey, loginEmailSchema } from './email.js';
 import { logIn, setInitialPassword } from './login.service.js';
 import { loginPasswordSchema, newPasswordSchema } from './password.js';
 import { checkResetToken, resetPassword, sendPasswordReset } from './password-reset.service.js';
-import { endSession, refreshSession } from './session.service.js';
+import { endSession, REFRESH_TOKEN_PREFIX, refreshSession } from './session.service.js';
 import { tokenPairSchema, toUserView, userSchema } from './views.js';
 
 const tags = ['Authentication'];
@@ -67,31 +67,59 @@ export const meEndpoint = defineEndpoint({
   },
 });
 
+const refreshBody = z
+  .object({
+    refresh_token: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: 'A refresh token (`rt_…`), if it is not sent as `Authorization: Bearer`.' }),
+  })
+  .meta({
+    description:
+      'Send one credential: a refresh token, as `Authorization: Bearer rt_…` or as `refresh_token` in this body; ' +
+      'or the current access token (JWT) as `Authorization: Bearer <access token>`, as the e-invoicing docs show. ' +
+      'Either is spent: a refresh token rotates, an access token is exchanged once. Presented again, it is reuse ' +
+      '(`401 refresh_token_reused`, the login is revoked), except within 10 seconds of its use, when the same pair is returned.',
+  });
+
 export const refreshEndpoint = defineEndpoint({
   method: 'POST',
   path: '/v1/auth/refresh',
-  summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+  summary: 'Exchange a refresh token, or the current access token (once), for a new pair of the same login',
   tags,
   auth: 'none',
-  body: z.object({ refresh_token: z.string().min(1).max(200).optional() }),
+  body: refreshBody,
   rateLimit: { byIp: policies.refreshByIp },
   response: { status: 200, description: 'A new access token and refresh token', schema: tokenPairSchema },
-  errors: [401],
+  errors: [401, 403],
   handler: async (ctx, { body }) => {
     const fromHeader = ctx.credential?.kind === 'bearer_token' ? ctx.credential.token : undefined;
     if (fromHeader && body.refresh_token && fromHeader !== body.refresh_token) {
       throw new BadRequestError(
         'ambiguous_credentials',
-        'Send the refresh token once: in the header or in the body.',
+        'Send one credential: the refresh token in the header or in the body, or the access token in the header.',
       );
     }
-    const token = fromHeader ?? body.refresh_token;
-    if (!token)
-      throw new AuthenticationError(
-        'missing_credentials',
-        'Send the refresh token as a Bearer token or in the body.',
+    if (fromHeader) {
+      // The header carries either kind; refresh tokens are recognisable by their prefix, anything else
+      // is verified as an access token (and refused as invalid_token if it is not one).
+      const kind = fromHeader.startsWith(REFRESH_TOKEN_PREFIX) ? 'refresh_token' : 'access_token';
+      return refreshSession(ctx.app, { kind, token: fromHeader }, ctx.actor, ctx.now());
+    }
+    if (body.refresh_token) {
+      return refreshSession(
+        ctx.app,
+        { kind: 'refresh_token', token: body.refresh_token },
+        ctx.actor,
+        ctx.now(),
       );
-    return refreshSession(ctx.app, token, ctx.actor, ctx.now());
+    }
+    throw new AuthenticationError(
+      'missing_credentials',
+      'Send the refresh token or the current access token as a Bearer token, or the refresh token in the body.',
+    );
   },
 });
 

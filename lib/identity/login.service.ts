@@ -3,17 +3,18 @@ import { recordAudit } from '../audit/audit.repository.js';
 import type { Actor } from '../auth/caller.js';
 import { sha256Hex } from '../auth/secrets.js';
 import { AuthenticationError, ForbiddenError, ValidationError } from '../errors.js';
+import { addressKey } from '../ratelimit/address-key.js';
 import { policies } from '../ratelimit/policies.js';
 import type { Throttle } from '../ratelimit/throttle.js';
 import { emailKey } from './email.js';
-import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.js';
+import { hashPassword, passwordContextProblem, verifyAgainstDummy, verifyPassword } from './password.js';
 import { revokeUserSessions } from './session.repository.js';
 import { type ClientInfo, startSession } from './session.service.js';
 import {
   countFailedLogin,
   findUserByEmailKey,
   recordLogin,
-  setPassword,
+  replaceTemporaryPassword,
   type UserRow,
 } from './user.repository.js';
 import type { TokenPair } from './views.js';
@@ -24,19 +25,32 @@ export const MAX_CONSECUTIVE_FAILURES = 100;
 const invalid = () => new AuthenticationError('invalid_credentials', 'The email or password is wrong.');
 
 /**
+ * The bucket that throttles guessing at one account from one client address (API.md §3). It is keyed
+ * on the canonical email, so that an email with no account is throttled exactly as one with an
+ * account, and on the time the password last changed, so that a completed reset (or a first
+ * password) starts afresh: whoever proved control of the mailbox logs in at once. Hashed, so that
+ * neither emails nor addresses sit in Redis keys.
+ */
+export function loginGuessKey(emailKey: string, ip: string | null, passwordChangedAt: Date | null): string {
+  return sha256Hex(JSON.stringify([emailKey, addressKey(ip), passwordChangedAt?.getTime() ?? 0]));
+}
+
+/**
  * Checks an email and password with the throttles of API.md §3. A wrong email and a wrong password
- * take the same path: one bcrypt comparison, one failure counted, the same 401.
+ * take the same path: one look-up, one bcrypt comparison, one failure counted, the same 401.
  */
 async function checkPassword(
   app: App,
   throttle: Throttle,
   actor: Actor,
+  client: ClientInfo,
   email: string,
   password: string,
 ): Promise<UserRow> {
   const key = emailKey(email);
-  await throttle.checkRateLimit(policies.loginFailuresByEmail, key);
   const user = await findUserByEmailKey(app.db, key);
+  const bucket = loginGuessKey(key, client.ip, user?.password_changed_at ?? null);
+  await throttle.checkRateLimit(policies.loginFailuresByAccountAndIp, bucket);
   const matches = user
     ? await verifyPassword(password, user.password_hash)
     : await verifyAgainstDummy(password, app.config.bcryptCost);
@@ -58,7 +72,7 @@ async function checkPassword(
       at,
     );
   });
-  await throttle.rateLimit(policies.loginFailuresByEmail, key);
+  await throttle.rateLimit(policies.loginFailuresByAccountAndIp, bucket);
   throw invalid();
 }
 
@@ -80,7 +94,7 @@ export async function logIn(
   client: ClientInfo,
   input: { email: string; password: string },
 ): Promise<TokenPair> {
-  const user = await checkPassword(app, throttle, actor, input.email, input.password);
+  const user = await checkPassword(app, throttle, actor, client, input.email, input.password);
   await assertMayLogIn(app, user);
   if (user.password_temporary) {
     throw new ForbiddenError(
@@ -110,17 +124,21 @@ export async function setInitialPassword(
   client: ClientInfo,
   input: { email: string; temporaryPassword: string; newPassword: string },
 ): Promise<TokenPair> {
-  const user = await checkPassword(app, throttle, actor, input.email, input.temporaryPassword);
+  const user = await checkPassword(app, throttle, actor, client, input.email, input.temporaryPassword);
   // An account that already chose its password resets it by email instead; answer as for a wrong one.
   if (!user.password_temporary) throw invalid();
   await assertMayLogIn(app, user);
   if (input.newPassword.normalize('NFKC') === input.temporaryPassword.normalize('NFKC')) {
     throw new ValidationError([{ path: 'new_password', message: 'must differ from the temporary password' }]);
   }
+  const context = passwordContextProblem(input.newPassword, user.email);
+  if (context) throw new ValidationError([{ path: 'new_password', message: context }]);
   const hash = await hashPassword(input.newPassword, app.config.bcryptCost);
   const at = app.now();
   return app.db.transaction().execute(async (trx) => {
-    await setPassword(trx, user.id, hash, at);
+    // Conditional on the temporary password still being the one checked above: of concurrent
+    // set-password calls with it, exactly one replaces it; the others answer as a wrong password.
+    if (!(await replaceTemporaryPassword(trx, user.id, user.password_hash, hash, at))) throw invalid();
     await revokeUserSessions(trx, user.id, 'password_changed', at);
     await recordLogin(trx, user.id, at);
     const pair = await startSession(app, trx, { ...user, password_temporary: false }, client, at);

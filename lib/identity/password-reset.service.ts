@@ -2,10 +2,10 @@ import type { App } from '../app.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Actor } from '../auth/caller.js';
 import { randomToken, sha256Hex } from '../auth/secrets.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, ValidationError } from '../errors.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { emailKey } from './email.js';
-import { hashPassword } from './password.js';
+import { hashPassword, passwordContextProblem } from './password.js';
 import { revokeUserSessions } from './session.repository.js';
 import { findUserByEmailKey, setPassword } from './user.repository.js';
 
@@ -88,7 +88,8 @@ export async function checkResetToken(app: App, token: string): Promise<{ expire
 
 /**
  * Spends the token and sets the password, in one transaction. The token is spent by a conditional
- * update, so of two concurrent uses exactly one succeeds. Every session of the person ends.
+ * update, so of two concurrent uses exactly one succeeds. Every session of the person ends, and the
+ * password's change opens fresh login throttles (see loginGuessKey): the person logs in at once.
  */
 export async function resetPassword(app: App, actor: Actor, token: string, password: string): Promise<void> {
   const hash = await hashPassword(password, app.config.bcryptCost);
@@ -105,10 +106,13 @@ export async function resetPassword(app: App, actor: Actor, token: string, passw
     if (!spent) throw invalidToken();
     const user = await trx
       .selectFrom('users')
-      .select(['id', 'tenant_id', 'status'])
+      .select(['id', 'tenant_id', 'status', 'email'])
       .where('id', '=', spent.user_id)
       .executeTakeFirstOrThrow();
     if (user.status !== 'active') throw invalidToken();
+    // Thrown inside the transaction, so the token is not spent: the person may try another password.
+    const context = passwordContextProblem(password, user.email);
+    if (context) throw new ValidationError([{ path: 'password', message: context }]);
     await setPassword(trx, user.id, hash, at);
     const ended = await revokeUserSessions(trx, user.id, 'password_reset', at);
     await recordAudit(

@@ -7,7 +7,15 @@ export type RefreshTokenRow = Selectable<Database['refresh_tokens']>;
 
 export function insertSession(
   executor: Db,
-  values: { userId: string; expiresAt: Date; ip: string | null; userAgent: string | null; at: Date },
+  values: {
+    userId: string;
+    expiresAt: Date;
+    ip: string | null;
+    userAgent: string | null;
+    rotationKey: string;
+    accessJtiHash: string;
+    at: Date;
+  },
 ): Promise<SessionRow> {
   return executor
     .insertInto('sessions')
@@ -16,6 +24,8 @@ export function insertSession(
       expires_at: values.expiresAt,
       ip: values.ip,
       user_agent: values.userAgent,
+      rotation_key: values.rotationKey,
+      access_jti_hash: values.accessJtiHash,
       created_at: values.at,
     })
     .returningAll()
@@ -37,35 +47,82 @@ export async function insertRefreshToken(
     .execute();
 }
 
-/** A refresh token with its session and person, by hash. */
-export function findRefreshToken(executor: Db, tokenHash: string) {
+/**
+ * A login with what a refresh needs from its person and tenant, its row locked until the transaction
+ * ends: every rotation of one login queues here, so exactly one of any concurrent ones goes first and
+ * the others see what it did. (FOR NO KEY UPDATE: enough to serialise rotations, and it does not hold
+ * up inserts that merely reference the session.)
+ */
+function lockedSession(executor: Db) {
   return executor
-    .selectFrom('refresh_tokens as rt')
-    .innerJoin('sessions as s', 's.id', 'rt.session_id')
+    .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
     .innerJoin('tenants as t', 't.id', 'u.tenant_id')
     .select([
-      'rt.id',
-      'rt.session_id',
-      'rt.expires_at',
-      'rt.spent_at',
-      's.revoked_at as session_revoked_at',
-      's.expires_at as session_expires_at',
-      'u.id as user_id',
+      's.id',
+      's.user_id',
+      's.expires_at',
+      's.revoked_at',
+      's.rotation_key',
+      's.access_jti_hash',
+      's.last_spent_hash',
+      's.last_rotated_at',
+      'u.tenant_id',
+      'u.status as user_status',
+      't.status as tenant_status',
     ])
-    .where('rt.token_hash', '=', tokenHash)
+    .forNoKeyUpdate('s');
+}
+
+export type LockedSession = NonNullable<Awaited<ReturnType<typeof lockSession>>>;
+
+export function lockSession(executor: Db, sessionId: string) {
+  return lockedSession(executor).where('s.id', '=', sessionId).executeTakeFirst();
+}
+
+/** The same, for the login a refresh token belongs to (one round trip). */
+export function lockSessionOfRefreshToken(executor: Db, tokenHash: string) {
+  return lockedSession(executor)
+    .where('s.id', '=', (eb) =>
+      eb.selectFrom('refresh_tokens').select('session_id').where('token_hash', '=', tokenHash),
+    )
     .executeTakeFirst();
 }
 
-/** Spends a token exactly once: true for the one caller that flipped it, false for any other. */
-export async function spendRefreshToken(executor: Db, id: string, at: Date): Promise<boolean> {
-  const result = await executor
+/** A refresh token's own state, read after its login is locked (so it is current). */
+export function findRefreshToken(executor: Db, tokenHash: string) {
+  return executor
+    .selectFrom('refresh_tokens')
+    .select(['id', 'session_id', 'expires_at', 'spent_at'])
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}
+
+/** Spends whatever refresh token of the login is still live (one; more only in logins from before). */
+export async function spendLiveRefreshTokens(executor: Db, sessionId: string, at: Date): Promise<void> {
+  await executor
     .updateTable('refresh_tokens')
     .set({ spent_at: at })
-    .where('id', '=', id)
+    .where('session_id', '=', sessionId)
     .where('spent_at', 'is', null)
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+    .execute();
+}
+
+/** Records a rotation: what it spent, when, and which access token may be exchanged next. */
+export async function recordRotation(
+  executor: Db,
+  sessionId: string,
+  values: { spentHash: string; accessJtiHash: string; at: Date },
+): Promise<void> {
+  await executor
+    .updateTable('sessions')
+    .set({
+      last_spent_hash: values.spentHash,
+      access_jti_hash: values.accessJtiHash,
+      last_rotated_at: values.at,
+    })
+    .where('id', '=', sessionId)
+    .execute();
 }
 
 /** The live session behind an access token, with what authorisation needs from person and tenant. */

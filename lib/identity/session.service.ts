@@ -1,17 +1,27 @@
+import { createHmac } from 'node:crypto';
 import type { App } from '../app.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Actor, Caller } from '../auth/caller.js';
 import { randomToken, sha256Hex } from '../auth/secrets.js';
 import type { Db } from '../db/database.js';
 import { AuthenticationError, ForbiddenError } from '../errors.js';
-import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken, verifyAccessToken } from './access-token.js';
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  signAccessToken,
+  type VerifiedAccessClaims,
+  verifyAccessToken,
+} from './access-token.js';
 import {
   findLiveSession,
   findRefreshToken,
   insertRefreshToken,
   insertSession,
+  type LockedSession,
+  lockSession,
+  lockSessionOfRefreshToken,
+  recordRotation,
   revokeSession,
-  spendRefreshToken,
+  spendLiveRefreshTokens,
 } from './session.repository.js';
 import type { UserRow } from './user.repository.js';
 import { type TokenPair, toUserView } from './views.js';
@@ -19,8 +29,9 @@ import { type TokenPair, toUserView } from './views.js';
 /** A login lasts at most 30 days, however often it is refreshed. */
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 /**
- * Two tabs refreshing with the same token at once must not log the person out: a token spent less
- * than this long ago may be presented again and yields a fresh pair (RFC 9700 §4.14.2 allows it).
+ * Two tabs refreshing with the same credential at once must not log the person out: the credential
+ * the login's last rotation spent may be presented again for this long, and yields that rotation's
+ * pair again (RFC 9700 §4.14.2 allows it). Any older credential is reuse at once.
  */
 export const REFRESH_REUSE_GRACE_MS = 10_000;
 
@@ -29,30 +40,48 @@ export interface ClientInfo {
   readonly userAgent: string | null;
 }
 
-async function newRefreshToken(trx: Db, sessionId: string, expiresAt: Date, at: Date): Promise<string> {
-  // Opaque and random; only its hash is stored. No `heir_` prefix: that marks API keys.
-  const token = `rt_${randomToken(32)}`;
-  await insertRefreshToken(trx, { sessionId, tokenHash: sha256Hex(token), expiresAt, at });
-  return token;
+/** What a client may present to /v1/auth/refresh (API.md §5 "Refreshing"). */
+export type RefreshCredential =
+  | { readonly kind: 'refresh_token'; readonly token: string }
+  | { readonly kind: 'access_token'; readonly token: string };
+
+/** Opaque refresh tokens carry this prefix; no `heir_` (that marks API keys), no JWT shape. */
+export const REFRESH_TOKEN_PREFIX = 'rt_';
+
+/** An access token's name in a login's rotation state: a hash of its `jti`, never the jti itself. */
+const jtiHash = (jti: string) => sha256Hex(`jti:${jti}`);
+
+/**
+ * The pair a rotation issues, derived from the credential it spends with the login's own random key:
+ * a re-presentation of that credential within the grace period gets the same pair again, so a login
+ * never has two live refresh tokens. Only hashes are stored, so the database alone yields no token:
+ * deriving one needs the spent credential, which only its holder has.
+ */
+function successorOf(rotationKey: string, seed: string): { refreshToken: string; jti: string } {
+  const derive = (purpose: string) =>
+    createHmac('sha256', rotationKey).update(`${purpose}\n${seed}`).digest('base64url');
+  return { refreshToken: `${REFRESH_TOKEN_PREFIX}${derive('refresh_token')}`, jti: derive('jti') };
 }
 
 async function tokenPair(
   app: App,
   user: UserRow,
   sessionId: string,
-  refreshToken: string,
-  at: Date,
+  issued: { refreshToken: string; jti: string; at: Date },
+  now: Date,
 ): Promise<TokenPair> {
   const accessToken = await signAccessToken(
     app.tokens,
     { userId: user.id, tenantId: user.tenant_id, role: user.role, sessionId },
-    at,
+    issued.at,
+    issued.jti,
   );
+  const issuedAt = Math.floor(issued.at.getTime() / 1000);
   return {
     access_token: accessToken,
     token_type: 'Bearer',
-    expires_in: ACCESS_TOKEN_TTL_SECONDS,
-    refresh_token: refreshToken,
+    expires_in: issuedAt + ACCESS_TOKEN_TTL_SECONDS - Math.floor(now.getTime() / 1000),
+    refresh_token: issued.refreshToken,
     user: toUserView(user),
   };
 }
@@ -66,78 +95,147 @@ export async function startSession(
   at: Date,
 ): Promise<TokenPair> {
   const expiresAt = new Date(at.getTime() + SESSION_TTL_MS);
+  const jti = randomToken(16);
   const session = await insertSession(trx, {
     userId: user.id,
     expiresAt,
     ip: client.ip,
     userAgent: client.userAgent?.slice(0, 300) ?? null,
+    rotationKey: randomToken(32),
+    accessJtiHash: jtiHash(jti),
     at,
   });
-  const refreshToken = await newRefreshToken(trx, session.id, expiresAt, at);
-  return tokenPair(app, { ...user, last_login_at: at }, session.id, refreshToken, at);
+  // Opaque and random; only its hash is stored.
+  const refreshToken = `${REFRESH_TOKEN_PREFIX}${randomToken(32)}`;
+  await insertRefreshToken(trx, { sessionId: session.id, tokenHash: sha256Hex(refreshToken), expiresAt, at });
+  return tokenPair(app, { ...user, last_login_at: at }, session.id, { refreshToken, jti, at }, at);
 }
 
+/** A presented credential, verified as far as it can be without its login. */
+type Spendable =
+  | { readonly kind: 'refresh_token'; readonly token: string }
+  | { readonly kind: 'access_token'; readonly claims: VerifiedAccessClaims };
+
+/** How a credential is named in the rotation state (`hash`), and what its successor derives from. */
+function identify(credential: Spendable): { hash: string; seed: string } {
+  if (credential.kind === 'refresh_token') {
+    return { hash: sha256Hex(credential.token), seed: credential.token };
+  }
+  return { hash: jtiHash(credential.claims.jti), seed: `jti:${credential.claims.jti}` };
+}
+
+/** Whether the credential may start a rotation now: the login's live refresh token or newest access token. */
+async function isLive(trx: Db, session: LockedSession, credential: Spendable, hash: string, at: Date) {
+  if (credential.kind === 'refresh_token') {
+    const token = await findRefreshToken(trx, hash);
+    return token?.spent_at === null && token.expires_at > at;
+  }
+  // A login from before access tokens could be exchanged has no newest one recorded: its first
+  // exchange is allowed, and every later one is judged as any other.
+  if (session.access_jti_hash === null && session.last_spent_hash === null) return true;
+  return session.access_jti_hash === hash;
+}
+
+type Outcome =
+  | { readonly kind: 'ok'; readonly pair: TokenPair }
+  | { readonly kind: 'invalid' | 'suspended' | 'reused' };
+
 /**
- * Rotates a refresh token: the presented one is spent and a new pair issued. A token spent earlier
- * than the grace period is a replay — somebody holds a copy — so the whole login is revoked.
+ * Rotates a login: the presented credential — its live refresh token, or its newest access token,
+ * once — is spent, together with everything else that could rotate it, and one new pair issued.
+ * The login's row is locked for the whole decision, so concurrent rotations take turns: exactly one
+ * spends the credential; the others find it spent a moment ago and get the same pair (grace), or,
+ * outside the grace, revoke the login as a replay (RFC 9700 §4.14.2). While the tenant is suspended
+ * nothing is spent.
  */
 export async function refreshSession(
   app: App,
-  refreshToken: string,
+  presented: RefreshCredential,
   actor: Actor,
   at: Date,
 ): Promise<TokenPair> {
-  const outcome = await app.db.transaction().execute(async (trx) => {
-    const found = await findRefreshToken(trx, sha256Hex(refreshToken));
-    if (!found || found.session_revoked_at || found.session_expires_at <= at || found.expires_at <= at) {
-      return { kind: 'invalid' as const };
+  const credential: Spendable =
+    presented.kind === 'access_token'
+      ? { kind: 'access_token', claims: await verifyAccessToken(app.tokens, presented.token, at) }
+      : presented;
+  const { hash, seed } = identify(credential);
+  const outcome = await app.db.transaction().execute(async (trx): Promise<Outcome> => {
+    const session =
+      credential.kind === 'refresh_token'
+        ? await lockSessionOfRefreshToken(trx, hash)
+        : await lockSession(trx, credential.claims.sessionId);
+    if (
+      !session ||
+      session.revoked_at ||
+      session.expires_at <= at ||
+      session.user_status !== 'active' ||
+      (credential.kind === 'access_token' && session.user_id !== credential.claims.userId)
+    ) {
+      return { kind: 'invalid' };
     }
-    const spentByUs = found.spent_at === null && (await spendRefreshToken(trx, found.id, at));
-    if (!spentByUs) {
-      // Spent before (or by a concurrent request a moment ago, whose commit we waited for).
-      const spentAt = found.spent_at ?? at;
-      if (at.getTime() - spentAt.getTime() > REFRESH_REUSE_GRACE_MS) {
-        await revokeSession(trx, found.session_id, 'refresh_token_reused', at);
-        const user = await trx
-          .selectFrom('users')
-          .select('tenant_id')
-          .where('id', '=', found.user_id)
-          .executeTakeFirst();
-        await recordAudit(
-          trx,
-          actor,
-          {
-            tenantId: user?.tenant_id ?? null,
-            action: 'session.revoked',
-            target: { type: 'user', id: found.user_id },
-            metadata: { session_id: found.session_id, reason: 'refresh_token_reused' },
-          },
-          at,
-        );
-        return { kind: 'reused' as const };
-      }
-    }
+    if (session.tenant_status !== 'active') return { kind: 'suspended' };
+
     const user = await trx
       .selectFrom('users')
       .selectAll()
-      .where('id', '=', found.user_id)
-      .executeTakeFirstOrThrow();
-    const tenant = await trx
-      .selectFrom('tenants')
-      .select('status')
-      .where('id', '=', user.tenant_id)
-      .executeTakeFirstOrThrow();
-    if (user.status !== 'active') return { kind: 'invalid' as const };
-    if (tenant.status !== 'active') return { kind: 'suspended' as const };
-    const next = await newRefreshToken(trx, found.session_id, found.session_expires_at, at);
-    return { kind: 'ok' as const, pair: await tokenPair(app, user, found.session_id, next, at) };
+      .where('id', '=', session.user_id)
+      .executeTakeFirst();
+    if (!user) return { kind: 'invalid' };
+    if (await isLive(trx, session, credential, hash, at)) {
+      await spendLiveRefreshTokens(trx, session.id, at);
+      const next = successorOf(session.rotation_key, seed);
+      await insertRefreshToken(trx, {
+        sessionId: session.id,
+        tokenHash: sha256Hex(next.refreshToken),
+        expiresAt: session.expires_at,
+        at,
+      });
+      await recordRotation(trx, session.id, { spentHash: hash, accessJtiHash: jtiHash(next.jti), at });
+      return { kind: 'ok', pair: await tokenPair(app, user, session.id, { ...next, at }, at) };
+    }
+    const rotatedAt = session.last_rotated_at;
+    if (
+      session.last_spent_hash === hash &&
+      rotatedAt &&
+      at.getTime() - rotatedAt.getTime() <= REFRESH_REUSE_GRACE_MS
+    ) {
+      // The last rotation spent this very credential a moment ago: hand out what it issued.
+      const next = successorOf(session.rotation_key, seed);
+      return { kind: 'ok', pair: await tokenPair(app, user, session.id, { ...next, at: rotatedAt }, at) };
+    }
+    await revokeSession(trx, session.id, 'refresh_token_reused', at);
+    await recordAudit(
+      trx,
+      actor,
+      {
+        tenantId: session.tenant_id,
+        action: 'session.revoked',
+        target: { type: 'user', id: session.user_id },
+        metadata: { session_id: session.id, reason: 'refresh_token_reused', credential: credential.kind },
+      },
+      at,
+    );
+    return { kind: 'reused' };
   });
   // Thrown after the commit, so that the revocation of a replayed login is kept.
-  if (outcome.kind === 'reused') throw new AuthenticationError('refresh_token_reused');
-  if (outcome.kind === 'invalid')
-    throw new AuthenticationError('invalid_token', 'The refresh token is unknown, expired or revoked.');
-  if (outcome.kind === 'suspended') throw new ForbiddenError('tenant_suspended');
-  return outcome.pair;
+  switch (outcome.kind) {
+    case 'ok':
+      return outcome.pair;
+    case 'reused':
+      throw new AuthenticationError(
+        'refresh_token_reused',
+        'This credential was already used to refresh; every token of its login has been revoked.',
+      );
+    case 'invalid':
+      throw new AuthenticationError(
+        'invalid_token',
+        credential.kind === 'refresh_token'
+          ? 'The refresh token is unknown, expired or revoked.'
+          : 'This login has ended.',
+      );
+    case 'suspended':
+      throw new ForbiddenError('tenant_suspended');
+  }
 }
 
 /** Ends one login: its refresh tokens stop working, and so do its access tokens (checked per request). */

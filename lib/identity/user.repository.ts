@@ -97,6 +97,33 @@ export async function setPassword(
     .execute();
 }
 
+/**
+ * Replaces a temporary password, only if it is still temporary and still `currentHash`: one
+ * statement, so that of concurrent replacements exactly one succeeds (true for that one).
+ */
+export async function replaceTemporaryPassword(
+  executor: Db,
+  userId: string,
+  currentHash: string,
+  passwordHash: string,
+  at: Date,
+): Promise<boolean> {
+  const result = await executor
+    .updateTable('users')
+    .set({
+      password_hash: passwordHash,
+      password_temporary: false,
+      failed_logins: 0,
+      password_changed_at: at,
+      updated_at: at,
+    })
+    .where('id', '=', userId)
+    .where('password_temporary', '=', true)
+    .where('password_hash', '=', currentHash)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
 /** Owners of a tenant who are active (the last one may not be removed, demoted or disabled). */
 export async function countActiveOwners(executor: Db, tenantId: string): Promise<number> {
   const row = await executor

@@ -17,7 +17,12 @@ export const policies = {
   /** Failed credentials count against the client IP, never against the key or account they named. */
   authFailuresByIp: policy('auth_failures', 100),
   loginByIp: policy('login', 100),
-  loginFailuresByEmail: policy('login_email', 10),
+  /**
+   * Failed logins per (account, client address): guessing from one address stops here, while
+   * strangers elsewhere cannot lock the owner out (API.md §3; the account-wide stop is the cap of
+   * consecutive failures in users.failed_logins).
+   */
+  loginFailuresByAccountAndIp: policy('login_account_ip', 10),
   forgotPasswordByEmail: policy('forgot_password_email', 5),
   forgotPasswordByIp: policy('forgot_password', 20),
   /** Not in API.md: refreshes come from every open tab, so they get a bucket of their own. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { emailKey } from '../../lib/identity/email.js';
-import { MAX_CONSECUTIVE_FAILURES } from '../../lib/identity/login.service.js';
+import { loginGuessKey, MAX_CONSECUTIVE_FAILURES } from '../../lib/identity/login.service.js';
 import { policies } from '../../lib/ratelimit/policies.js';
 import { type CallResult, call } from '../support/client.js';
 import { logIn, ownerSession, STRONG_PASSWORD, uniqueEmail } from '../support/fixtures.js';
@@ -67,32 +67,86 @@ forEachBackend('login and forgot-password limits', (ctx) => {
     return rows.length;
   }
 
-  it('10 failed logins for one email, from different IPs, refuse the 11th even with the right password', async (t) => {
+  /** The per-(account, address) bucket of API.md §3 for this person, as the service keys it. */
+  async function guessBucket(userId: string, email: string, ip: string): Promise<string> {
+    const row = await ctx.app.db
+      .selectFrom('users')
+      .select('password_changed_at')
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow();
+    return loginGuessKey(emailKey(email), ip, row.password_changed_at);
+  }
+
+  it('strangers guessing from many addresses cannot lock the owner out', async (t) => {
+    if (skipNearWindowEnd(t)) return;
+    const { owner } = await ownerSession(ctx.app);
+    // 30 strangers, one guess each, and two persistent ones that exhaust their own buckets.
+    for (let i = 1; i <= 30; i++) {
+      const res = await login(owner.email, WRONG_PASSWORD, freshIp());
+      assert.equal(res.status, 401, `stranger ${i}: ${res.text}`);
+      assert.equal(res.headers.get('ratelimit-policy'), '"login_account_ip";q=10;w=900');
+      assert.equal(res.headers.get('x-ratelimit-remaining'), '9', 'each address has its own bucket');
+    }
+    for (const ip of [freshIp(), freshIp()]) {
+      for (let i = 0; i < 10; i++) assert.equal((await login(owner.email, WRONG_PASSWORD, ip)).status, 401);
+      assertRateLimited(await login(owner.email, STRONG_PASSWORD, ip), 'login_account_ip', 10);
+    }
+    assert.equal(await failedLogins(owner.id), 50, 'every failure counts towards the account-wide cap');
+    const mine = await login(owner.email, STRONG_PASSWORD, freshIp());
+    assert.equal(mine.status, 200, `the owner, from their own address, still logs in: ${mine.text}`);
+    assert.equal(await failedLogins(owner.id), 0, 'and a success clears the count');
+  });
+
+  it('one address guessing at one account is stopped after 10 failures; others are not', async (t) => {
     if (skipNearWindowEnd(t)) return;
     const { owner } = await ownerSession(ctx.app);
     const other = await ownerSession(ctx.app);
+    const ip = freshIp();
     for (let i = 1; i <= 10; i++) {
-      const res = await login(owner.email, WRONG_PASSWORD, freshIp());
+      const res = await login(owner.email, WRONG_PASSWORD, ip);
       assert.equal(res.status, 401, `failure ${i}: ${res.text}`);
       assert.equal(res.body.code, 'invalid_credentials');
-      assert.equal(res.headers.get('ratelimit-policy'), '"login_email";q=10;w=900');
+      assert.equal(res.headers.get('ratelimit-policy'), '"login_account_ip";q=10;w=900');
       assert.equal(res.headers.get('x-ratelimit-remaining'), String(10 - i), `after failure ${i}`);
     }
-    const eleventh = await login(owner.email, STRONG_PASSWORD, freshIp());
-    assertRateLimited(eleventh, 'login_email', 10);
+    const eleventh = await login(owner.email, STRONG_PASSWORD, ip);
+    assertRateLimited(eleventh, 'login_account_ip', 10);
     assert.ok(!('access_token' in eleventh.body));
     assertRateLimited(
-      await login(owner.email, STRONG_PASSWORD, freshIp(), '/v1/auth/team-member'),
-      'login_email',
+      await login(owner.email, STRONG_PASSWORD, ip, '/v1/auth/team-member'),
+      'login_account_ip',
       10,
     );
+    const setPassword = await call(ctx.app, 'POST', '/v1/auth/set-password', {
+      json: { email: owner.email, temporary_password: STRONG_PASSWORD, new_password: 'another passphrase 9' },
+      ip,
+    });
+    assertRateLimited(setPassword, 'login_account_ip', 10);
     assert.equal(await failedLogins(owner.id), 10, 'refused attempts are not counted as failures');
     assert.equal(await loginFailedEvents(owner.id), 10, 'each failure is audited');
 
-    // The email is throttled, not the IPs nor other accounts.
-    const ip = freshIp();
+    // The pair is throttled: the owner from elsewhere, and other accounts from this address, go on.
+    assert.equal((await login(owner.email, STRONG_PASSWORD, freshIp())).status, 200);
     assert.equal((await login(other.owner.email, WRONG_PASSWORD, ip)).status, 401);
     assert.equal((await login(other.owner.email, STRONG_PASSWORD, ip)).status, 200);
+  });
+
+  it('an unknown email is throttled exactly like an account, so the limit reveals nothing', async (t) => {
+    if (skipNearWindowEnd(t)) return;
+    const { owner } = await ownerSession(ctx.app);
+    const nobody = uniqueEmail('nobody');
+    const ip = freshIp();
+    for (let i = 1; i <= 10; i++) {
+      const known = await login(owner.email, WRONG_PASSWORD, ip);
+      const unknown = await login(nobody, WRONG_PASSWORD, ip);
+      assert.equal(known.status, 401);
+      assert.equal(unknown.status, 401);
+      for (const name of ['ratelimit-policy', 'x-ratelimit-remaining', 'x-ratelimit-limit']) {
+        assert.equal(known.headers.get(name), unknown.headers.get(name), `${name} after failure ${i}`);
+      }
+    }
+    assertRateLimited(await login(owner.email, STRONG_PASSWORD, ip), 'login_account_ip', 10);
+    assertRateLimited(await login(nobody, STRONG_PASSWORD, ip), 'login_account_ip', 10);
   });
 
   it('look-alike variants of the email (case, width, spaces) count against one bucket', async (t) => {
@@ -111,7 +165,7 @@ forEachBackend('login and forgot-password limits', (ctx) => {
       assert.equal(res.status, 401, `failure ${i + 1}: ${res.text}`);
     }
     for (const variant of variants) {
-      assertRateLimited(await login(variant, STRONG_PASSWORD, freshIp()), 'login_email', 10);
+      assertRateLimited(await login(variant, STRONG_PASSWORD, ip), 'login_account_ip', 10);
     }
   });
 
@@ -124,11 +178,12 @@ forEachBackend('login and forgot-password limits', (ctx) => {
     const resets = new Set<string | null>();
     for (let i = 0; i < 5; i++) {
       const res = await login(owner.email, i % 2 ? STRONG_PASSWORD : WRONG_PASSWORD, ip);
-      assertRateLimited(res, 'login_email', 10);
+      assertRateLimited(res, 'login_account_ip', 10);
       resets.add(res.headers.get('x-ratelimit-reset'));
     }
     assert.equal(resets.size, 1, 'the throttle ends when the window does, however often one knocks');
-    const state = await ctx.app.limiter.peek(policies.loginFailuresByEmail, emailKey(owner.email));
+    const bucket = await guessBucket(owner.id, owner.email, ip);
+    const state = await ctx.app.limiter.peek(policies.loginFailuresByAccountAndIp, bucket);
     assert.equal(state.allowed, false);
     assert.equal(Math.ceil(state.reset / 1000), windowEndSeconds());
     assert.equal(await failedLogins(owner.id), 10, 'no attempt while throttled counted as a failure');
@@ -141,13 +196,40 @@ forEachBackend('login and forgot-password limits', (ctx) => {
     assert.equal(mails.length, 1, 'the reset link is sent while login is throttled');
   });
 
+  it('a completed password reset lifts the throttle at once, from every address', async (t) => {
+    if (skipNearWindowEnd(t)) return;
+    const { owner } = await ownerSession(ctx.app);
+    const home = freshIp();
+    for (let i = 0; i < 10; i++) assert.equal((await login(owner.email, WRONG_PASSWORD, home)).status, 401);
+    assertRateLimited(await login(owner.email, STRONG_PASSWORD, home), 'login_account_ip', 10);
+
+    // The link is asked for and used from another address (a phone), the login is from the first one.
+    const phone = freshIp();
+    const token = await requestResetToken(ctx.app, owner.email, phone);
+    const newPassword = 'chosen after the lock 8';
+    const done = await call(ctx.app, 'POST', '/v1/auth/reset-password', {
+      json: { token, password: newPassword },
+      ip: phone,
+    });
+    assert.equal(done.status, 200, done.text);
+    const res = await login(owner.email, newPassword, home);
+    assert.equal(res.status, 200, `the person who proved the mailbox logs in at once: ${res.text}`);
+    assert.equal(res.headers.get('ratelimit-policy'), '"login_account_ip";q=10;w=900');
+    assert.equal(res.headers.get('x-ratelimit-remaining'), '10', 'a fresh bucket');
+    // The new bucket counts afresh, from the first failure.
+    const wrong = await login(owner.email, WRONG_PASSWORD, home);
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers.get('ratelimit-policy'), '"login_account_ip";q=10;w=900');
+    assert.equal(wrong.headers.get('x-ratelimit-remaining'), '9');
+  });
+
   it('100 attempts per IP: the 101st from that IP is refused, other IPs go on', async (t) => {
     if (skipNearWindowEnd(t, 30)) return;
     const a = await ownerSession(ctx.app);
     const b = await ownerSession(ctx.app);
     const ip = freshIp();
     // Every attempt counts against the IP, whatever its outcome: 10 failures, then 89 refused by the
-    // email throttle (cheap: no bcrypt), then one success as the 100th.
+    // (account, address) throttle (cheap: no bcrypt), then one success as the 100th.
     for (let i = 0; i < 10; i++) assert.equal((await login(a.owner.email, WRONG_PASSWORD, ip)).status, 401);
     for (let i = 0; i < 89; i++) {
       const res = await login(a.owner.email, STRONG_PASSWORD, ip);
@@ -183,6 +265,14 @@ forEachBackend('login and forgot-password limits', (ctx) => {
     const justUnder = await login(owner.email, STRONG_PASSWORD, ip);
     assert.equal(justUnder.status, 200, `99 failures do not lock: ${justUnder.text}`);
     assert.equal(await failedLogins(owner.id), 0, 'a success clears the count');
+
+    // The cap is account-wide: the 100th failure, from any address, closes it for every address.
+    await setFailures(MAX_CONSECUTIVE_FAILURES - 1);
+    assert.equal((await login(owner.email, WRONG_PASSWORD, freshIp())).status, 401);
+    assert.equal(await failedLogins(owner.id), 100);
+    const elsewhere = await login(owner.email, STRONG_PASSWORD, freshIp());
+    assert.equal(elsewhere.status, 401, elsewhere.text);
+    assert.equal(elsewhere.body.code, 'invalid_credentials');
 
     await setFailures(100);
     const right = await login(owner.email, STRONG_PASSWORD, ip);

@@ -75,7 +75,7 @@ forEachBackend('team members', (ctx) => {
     assert.equal(member.tenant_id, tenantId);
     assert.equal(member.password_change_required, true);
     assert.equal(member.last_login_at, null);
-    assert.match(temporary, /^[A-Za-z0-9]{20}$/);
+    assert.match(temporary, /^[A-Za-z0-9]{24}$/);
 
     const row = await ctx.app.db
       .selectFrom('users')

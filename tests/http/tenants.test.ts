@@ -14,7 +14,7 @@ forEachBackend('tenants', (ctx) => {
     assert.equal(res.status, 201);
     const { tenant } = res.body;
     assert.equal(res.body.owner.email, owner.email);
-    assert.match(res.body.owner.temporary_password, /^[A-Za-z0-9]{20}$/);
+    assert.match(res.body.owner.temporary_password, /^[A-Za-z0-9]{24}$/);
     assert.match(tenant.id, /^[0-9a-f-]{36}$/);
     assert.match(tenant.slug, /^acme-ltd(-[0-9a-f]{6})?$/);
     assert.equal(tenant.status, 'active');

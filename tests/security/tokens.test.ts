@@ -220,16 +220,63 @@ forEachBackend(
       await expectRefused(a.session.refreshToken);
     });
 
-    it('an access token presented as a refresh token → refused, never exchanged', async () => {
+    it('an access token in the refresh body is refused; in the header it is exchanged only once (auth-refresh tests)', async () => {
       const token = a.session.accessToken;
-      const viaHeader = await send(ctx.app, 'POST', '/v1/auth/refresh', { headers: bearer(token) });
-      expectProblem(viaHeader, 401, 'invalid_token', [token]);
       const viaBody = await send(ctx.app, 'POST', '/v1/auth/refresh', { json: { refresh_token: token } });
-      // An access token is longer than any refresh token: the body check may refuse it first.
-      assert.ok([401, 422].includes(viaBody.status), viaBody.text);
-      expectProblem(viaBody, viaBody.status, viaBody.status === 401 ? 'invalid_token' : 'validation_failed', [
-        token,
-      ]);
+      // An access token is longer than any refresh token: the body check refuses it first.
+      expectProblem(viaBody, 422, 'validation_failed', [token]);
+    });
+
+    it('the real key, but sub, sid or tid not a UUID, or an unknown role → 401 invalid_token, never 500', async () => {
+      const odd = [
+        'not-a-uuid',
+        '',
+        "x' or '1'='1",
+        '00000000-0000-0000-0000-00000000000g',
+        'a'.repeat(5000),
+        '\u0000',
+      ];
+      const changes: Record<string, unknown>[] = [];
+      for (const value of odd) changes.push({ sub: value }, { sid: value }, { tid: value });
+      changes.push(
+        { sub: 42 },
+        { sid: ['x'] },
+        { tid: { id: 'x' } },
+        { role: 'superuser' },
+        { jti: undefined },
+      );
+      changes.push({ jti: 7 }, { jti: '' });
+      for (const change of changes) {
+        const token = await sign(realKey, header, claims(change));
+        await expectRefused(token);
+        // The refresh endpoint verifies the same way before it looks at any login.
+        const refresh = await send(ctx.app, 'POST', '/v1/auth/refresh', { headers: bearer(token) });
+        expectProblem(refresh, 401, 'invalid_token', [token]);
+      }
+    });
+
+    it('the real key, but iat in the future or a lifetime beyond 15 minutes → 401 invalid_token', async () => {
+      const now = nowSeconds();
+      const wrong = [
+        { iat: now + 60, exp: now + 600 },
+        { iat: now + 3600, exp: now + 3600 + 900 },
+        { iat: now, exp: now + 901 },
+        { iat: now - 60, exp: now + 24 * 3600 },
+        { iat: now - 10, exp: now + 10 ** 9 },
+        { iat: 1.5, exp: now + 600 },
+      ];
+      for (const change of wrong) {
+        const token = await sign(realKey, header, claims(change));
+        await expectRefused(token);
+        const refresh = await send(ctx.app, 'POST', '/v1/auth/refresh', { headers: bearer(token) });
+        expectProblem(refresh, 401, 'invalid_token', [token]);
+      }
+      // Controls: exactly 15 minutes, and an iat a few seconds ahead (clock skew between instances).
+      assert.equal((await me(await sign(realKey, header, claims({ iat: now, exp: now + 900 })))).status, 200);
+      assert.equal(
+        (await me(await sign(realKey, header, claims({ iat: now + 3, exp: now + 903 })))).status,
+        200,
+      );
     });
 
     describe('people removed or disabled lose access at once', () => {

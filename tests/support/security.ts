@@ -75,14 +75,6 @@ export function headersWithoutRequestId(res: CallResult): [string, string][] {
   return [...res.headers].filter(([name]) => name !== 'x-request-id').sort(([a], [b]) => a.localeCompare(b));
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
 /**
  * A logged-in person whose access token can be renewed without bcrypt (through the refresh endpoint),
  * so tests that move the clock past 15 minutes still get live tokens.
