@@ -21,7 +21,7 @@ export async function authenticate(
       return verifyAdminKey(credential.secret, app.config.adminKeys);
     case 'api_key': {
       const result = await verifyApiKey(app.db, credential.secret, { at: app.now(), ip });
-      if (!result.valid) throw keyRefusalError(result.code);
+      if (!result.valid) throw keyRefusalError(result.code, result.malformed === true);
       const { key } = result;
       return { kind: 'api_key', keyId: key.id, tenantId: key.tenantId, tier: key.tier, scopes: key.scopes };
     }

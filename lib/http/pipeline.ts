@@ -208,7 +208,7 @@ async function identify(
   try {
     caller = await authenticate(ctx.app, credential, ctx.ip);
   } catch (error) {
-    if (error instanceof AuthenticationError) {
+    if (error instanceof AuthenticationError && error.countsAsFailure) {
       await ctx.rateLimit(policies.authFailuresByIp, ctx.ip ?? 'unknown');
     }
     throw error;

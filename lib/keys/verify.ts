@@ -25,7 +25,13 @@ export interface VerifiedKey {
 export type KeyVerification =
   | { readonly valid: true; readonly key: VerifiedKey }
   /** `key` is the key the secret named, when it named one (never for invalid_api_key). */
-  | { readonly valid: false; readonly code: KeyRefusal; readonly key: VerifiedKey | null };
+  | {
+      readonly valid: false;
+      readonly code: KeyRefusal;
+      readonly key: VerifiedKey | null;
+      /** True when the shape or checksum alone refused it: nothing was looked up. */
+      readonly malformed?: true;
+    };
 
 export interface VerifyOptions {
   readonly at: Date;
@@ -48,7 +54,7 @@ export function missingScopes(held: readonly Scope[], required: readonly Scope[]
  * cache can wrap it later.
  */
 export async function verifyApiKey(db: Db, secret: string, options: VerifyOptions): Promise<KeyVerification> {
-  if (!parseApiKey(secret)) return { valid: false, code: 'invalid_api_key', key: null };
+  if (!parseApiKey(secret)) return { valid: false, code: 'invalid_api_key', key: null, malformed: true };
   const row = await findKeyBySecretHash(db, hashApiKey(secret), options.at);
   if (!row) return { valid: false, code: 'invalid_api_key', key: null };
   const key: VerifiedKey = {
@@ -76,10 +82,14 @@ const DETAIL: Record<KeyRefusal, string> = {
   insufficient_scope: 'The API key does not carry the scope this endpoint needs.',
 };
 
-/** A refusal as the error the request pipeline answers with (401 for the key itself, 403 otherwise). */
-export function keyRefusalError(code: KeyRefusal): AuthenticationError | ForbiddenError {
+/**
+ * A refusal as the error the request pipeline answers with (401 for the key itself, 403 otherwise).
+ * A malformed key cost no lookup, so it is not counted against the IP's failure budget either.
+ */
+export function keyRefusalError(code: KeyRefusal, malformed = false): AuthenticationError | ForbiddenError {
   switch (code) {
     case 'invalid_api_key':
+      return new AuthenticationError(code, DETAIL[code], !malformed);
     case 'key_revoked':
     case 'key_expired':
       return new AuthenticationError(code, DETAIL[code]);
