@@ -164,9 +164,17 @@ type Code<S extends number> = {
   [C in ErrorCode]: (typeof errorCatalog)[C]['status'] extends S ? C : never;
 }[ErrorCode];
 
-/** 401: the credential is missing, malformed, unknown, expired or revoked. */
+/**
+ * 401: the credential is missing, malformed, unknown, expired or revoked. `countsAsFailure: false`
+ * marks a refusal that cost no lookup (an API key of the wrong shape or checksum): it touches neither
+ * the database nor the rate limiter, not even the IP's failure budget.
+ */
 export class AuthenticationError extends AppError {
-  constructor(code: Code<401>, detail?: string) {
+  constructor(
+    code: Code<401>,
+    detail?: string,
+    readonly countsAsFailure = true,
+  ) {
     super(code, detail);
     this.name = 'AuthenticationError';
   }

@@ -3,13 +3,16 @@
  * line: fields whose names suggest a secret are replaced, and strings shaped like our keys or JWTs
  * are masked wherever they appear.
  */
+import { secretShapes } from './vocabulary.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 const SECRET_FIELD = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|admin[-_]?key|^key$/i;
 const SECRET_VALUE = [
-  /heir_(pk|pt|in)_[0-9A-Za-z]+/g,
-  /eyJ[\w-]+\.[\w-]+\.[\w-]*/g, // JWTs
+  // Every secret shape of lib/vocabulary.ts: API keys, refresh tokens, JWTs.
+  ...Object.values(secretShapes).map(({ anywhere }) => anywhere),
+  /eyJ[\w-]+\.[\w-]+\.[\w-]*/g, // any JWS, even one whose payload is not JSON
   /Bearer\s+\S+/gi,
   // A password reset token travels in this path (API.md), so request paths in lines would carry it.
   /(?<=validate-reset-token\/)[^/?#\s"]+/g,

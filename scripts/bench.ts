@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { App } from '../lib/app.js';
 import { signAccessToken, verifyAccessToken } from '../lib/identity/access-token.js';
+import { generateApiKey, parseApiKey } from '../lib/keys/key-format.js';
 import { createMemoryLimiter } from '../lib/ratelimit/memory.js';
 import { policies } from '../lib/ratelimit/policies.js';
 import { testBackends } from '../tests/support/backends.js';
@@ -56,6 +57,26 @@ async function benchApp(name: string, app: App): Promise<void> {
   await measure(name, 'GET /v1/tenants/{id} (admin key)', N, () =>
     expectStatus(call(app, 'GET', `/v1/tenants/${tenant.tenantId}`, { headers: asAdmin }), 200),
   );
+  const issued = await call(app, 'POST', `/v1/tenants/${tenant.tenantId}/api-keys`, {
+    headers: asAdmin,
+    json: { name: 'bench', tier: 'internal', scopes: ['contracts'] },
+  });
+  // An internal key may make 10,000 requests per window: enough for every run.
+  await measure(name, 'GET /v1/tenants/{id} (API key)', N, () =>
+    expectStatus(
+      call(app, 'GET', `/v1/tenants/${tenant.tenantId}`, { headers: { 'x-api-key': issued.body.key } }),
+      200,
+    ),
+  );
+  await measure(name, 'create an API key (lock, count, audit)', quick ? 20 : 70, (i) =>
+    expectStatus(
+      call(app, 'POST', `/v1/tenants/${tenant.tenantId}/api-keys`, {
+        headers: asAdmin,
+        json: { name: `bench ${i}`, scopes: ['contracts'] },
+      }),
+      201,
+    ),
+  );
   const { session, owner } = await ownerSession(app);
   // A person may make 1,000 requests per window: stay under it.
   await measure(name, 'GET /v1/auth/me (JWT + session check)', Math.min(N, 900), () =>
@@ -86,6 +107,9 @@ async function benchPure(app: App): Promise<void> {
   await measure('pure', 'sign access token (EdDSA)', N, () => signAccessToken(app.tokens, claims, now));
   const token = await signAccessToken(app.tokens, claims, now);
   await measure('pure', 'verify access token (EdDSA)', N, () => verifyAccessToken(app.tokens, token, now));
+  const key = generateApiKey('partner');
+  await measure('pure', 'API key shape + checksum (parseApiKey)', N * 5, async () => parseApiKey(key));
+  await measure('pure', 'generate an API key', N, async () => generateApiKey('partner'));
   const limiter = createMemoryLimiter();
   await measure('pure', 'in-process limiter limit()', N * 5, (i) =>
     limiter.limit(policies.person, `id-${i % 1000}`),

@@ -34,7 +34,7 @@ function filesUnder(dir: string, base = dir): string[] {
   });
 }
 
-/** The built functions, by the path Vercel serves them at (`/api/v1/tenants` for api/v1/tenants.func). */
+/** The built functions, by the path Vercel serves them at (`/api/v1/core` for api/v1/core.func). */
 function builtFunctions(dir: string, base = dir): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
@@ -97,7 +97,7 @@ if (functions.length > MAX_FUNCTIONS) {
 }
 
 // (b) Every path of the API reaches, through the built routes, the function local routing picks,
-// and that function's route table serves the endpoint. Targets read `function api/v1/tenants`.
+// and that function's route table serves the endpoint. Targets read `function api/v1/core`.
 const NOTHING = 'nothing (404)';
 const { routes } = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')) as { routes: Route[] };
 const staticDir = join(output, 'static');

@@ -1,5 +1,5 @@
+import { endpointsOf } from '../../lib/endpoints.js';
 import { mount } from '../../lib/http/mount.js';
-import { authEndpoints } from '../../lib/identity/auth.endpoints.js';
 
-// Every /v1/auth/** path reaches this function through vercel.json's rewrites.
-export const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mount(authEndpoints);
+// Every /v1/auth/** path (lib/endpoints.ts lists what each function serves).
+export const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mount(endpointsOf('api/v1/auth.ts'));

@@ -46,3 +46,4 @@ export const listAuditEventsEndpoint = defineEndpoint({
     };
   },
 });
+export const auditEndpoints = [listAuditEventsEndpoint];

@@ -1,4 +1,5 @@
 import { ForbiddenError } from '../errors.js';
+import { keyRefusalError, missingScopes } from '../keys/verify.js';
 import { type AuthSpec, type Caller, isAdmin } from './caller.js';
 
 /**
@@ -8,12 +9,11 @@ import { type AuthSpec, type Caller, isAdmin } from './caller.js';
 export function authorize(spec: Exclude<AuthSpec, 'none'>, caller: Caller): void {
   if (spec.admin && isAdmin(caller)) return;
   if (caller.kind === 'api_key' && spec.apiKey) {
-    const missing = spec.apiKey.scopes.filter((scope) => !caller.scopes.includes(scope));
+    // The last step of the key's verification (lib/keys/verify.ts), after tenant isolation.
+    const missing = missingScopes(caller.scopes, spec.apiKey.scopes);
     if (missing.length > 0) {
-      throw new ForbiddenError(
-        'insufficient_scope',
-        `This endpoint needs the scope(s): ${missing.join(', ')}.`,
-      );
+      const error = keyRefusalError('insufficient_scope');
+      throw new ForbiddenError('insufficient_scope', `${error.detail} Needed: ${missing.join(', ')}.`);
     }
     return;
   }

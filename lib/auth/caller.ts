@@ -1,17 +1,6 @@
-import type { Role, Tier } from '../db/tables.js';
+import type { Role, Scope, Tier } from '../vocabulary.js';
 
-export type Scope =
-  | 'contracts'
-  | 'vaults'
-  | 'webhooks'
-  | 'embed'
-  | 'admin'
-  | 'invoices'
-  | 'settings'
-  | 'team'
-  | 'credentials';
-
-export type { Role };
+export type { Role, Scope };
 
 /** Who is calling, once their credential has been verified. */
 export type Caller =

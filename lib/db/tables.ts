@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely';
+import type { ActorType, Role, Scope, Tier } from '../vocabulary.js';
 
 /**
  * Every column of schema.sql, as data. The Kysely types below are derived from this object, and a test
@@ -7,7 +8,7 @@ import type { ColumnType } from 'kysely';
  * be left out too).
  */
 interface ColumnSpec {
-  readonly type: 'uuid' | 'text' | 'integer' | 'boolean' | 'timestamptz' | 'jsonb';
+  readonly type: 'uuid' | 'text' | 'text[]' | 'integer' | 'boolean' | 'timestamptz' | 'jsonb';
   readonly nullable?: true;
   readonly default?: true;
 }
@@ -81,6 +82,28 @@ export const tables = {
     expires_at: { type: 'timestamptz' },
     spent_at: { type: 'timestamptz', nullable: true },
   },
+  api_keys: {
+    id: { type: 'uuid', default: true },
+    tenant_id: { type: 'uuid' },
+    name: { type: 'text' },
+    tier: { type: 'text' },
+    scopes: { type: 'text[]' },
+    ip_whitelist: { type: 'text[]', default: true },
+    prefix: { type: 'text' },
+    last4: { type: 'text' },
+    key_hash: { type: 'text' },
+    previous_key_hash: { type: 'text', nullable: true },
+    previous_expires_at: { type: 'timestamptz', nullable: true },
+    created_by_type: { type: 'text' },
+    created_by: { type: 'text', nullable: true },
+    created_at: { type: 'timestamptz', default: true },
+    updated_at: { type: 'timestamptz', default: true },
+    expires_at: { type: 'timestamptz' },
+    rotated_at: { type: 'timestamptz', nullable: true },
+    revoked_at: { type: 'timestamptz', nullable: true },
+    last_used_at: { type: 'timestamptz', nullable: true },
+    last_used_ip: { type: 'text', nullable: true },
+  },
   mail_outbox: {
     id: { type: 'uuid', default: true },
     to_address: { type: 'text' },
@@ -99,6 +122,7 @@ type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string
 interface TypeOf {
   uuid: string;
   text: string;
+  'text[]': string[];
   integer: number;
   boolean: boolean;
   timestamptz: Date;
@@ -119,15 +143,18 @@ interface Narrowed {
     max_tier: ColumnType<Tier, Tier | undefined, Tier>;
   };
   audit_events: { actor_type: ActorType };
+  api_keys: {
+    tier: Tier;
+    scopes: Scope[];
+    created_by_type: ActorType;
+  };
   users: {
     role: Role;
     status: ColumnType<'active' | 'disabled', 'active' | 'disabled' | undefined, 'active' | 'disabled'>;
   };
 }
 
-export type Tier = 'public' | 'partner' | 'internal';
-export type Role = 'owner' | 'admin' | 'member';
-export type ActorType = 'admin_key' | 'api_key' | 'user' | 'anonymous' | 'system';
+export type { ActorType, Role, Tier };
 
 type AsSpec<X> = X extends ColumnSpec ? X : never;
 

@@ -14,6 +14,11 @@ export interface RequestContext extends Throttle {
   /** The client IP (normalised), or null when the platform did not tell us. */
   readonly ip: string | null;
   readonly caller: Caller;
+  /**
+   * The tenant this request acts on, resolved once by the pipeline from the endpoint's declaration and
+   * the credential (lib/http/endpoint.ts TenantSource); null for platform-level requests.
+   */
+  readonly tenantId: string | null;
   /** The caller as the audit log records it. */
   readonly actor: Actor;
   /** The credential as presented, for the few anonymous endpoints that read one (refresh). */

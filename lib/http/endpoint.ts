@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { AuthSpec } from '../auth/caller.js';
+import type { AuthSpec, Caller } from '../auth/caller.js';
+import type { Db } from '../db/database.js';
 import type { RateLimitPolicy } from '../ratelimit/limiter.js';
 import type { RequestContext } from './context.js';
 
@@ -20,6 +21,44 @@ export class Reply {
   ) {}
 }
 
+/**
+ * Which tenant a request acts on, resolved once by the pipeline (before authorisation) and handed to
+ * the handler as `ctx.tenantId`; repositories filter by it, so no handler can forget it.
+ * - `'path'`: the `{tenantId}` path parameter (implied whenever the path has one). Another tenant's
+ *   id is a 404 for every caller but admins.
+ * - `'caller'`: the caller's own tenant (a key's or a person's). Admins have none: they name it with
+ *   `tenant_id` in the body or the query, which other callers may not send (422).
+ * - `{ownerOf, lookup}`: the tenant that owns the resource named by the path parameter `ownerOf`
+ *   (`lookup` answers its tenant id). A resource of another tenant is a 404 exactly like a missing
+ *   one; for admins the owner becomes the request's tenant.
+ */
+export type TenantSource =
+  | 'path'
+  | 'caller'
+  | {
+      readonly ownerOf: string;
+      readonly lookup: (db: Db, id: string) => Promise<string | undefined>;
+    };
+
+type AdminCaller = Extract<Caller, { kind: 'admin_key' | 'api_key' }>;
+
+/** The callers an `auth` declaration admits, so handlers need no `caller.kind` checks. */
+export type CallerFor<A> = A extends 'none'
+  ? Caller
+  :
+      | (A extends { admin: true } ? AdminCaller : never)
+      | (A extends { apiKey: object } ? Extract<Caller, { kind: 'api_key' }> : never)
+      | (A extends { person: object } ? Extract<Caller, { kind: 'person' }> : never);
+
+/** The request context as a handler of an endpoint declared with `auth: A` and `tenant: T` sees it. */
+export type HandlerContext<A = AuthSpec, T = TenantSource | undefined> = Omit<
+  RequestContext,
+  'caller' | 'tenantId'
+> & {
+  readonly caller: CallerFor<A>;
+  readonly tenantId: [T] extends [undefined] ? string | null : string;
+};
+
 type Schema = z.ZodType;
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -27,13 +66,17 @@ export interface Endpoint<
   B extends Schema | undefined = Schema | undefined,
   Q extends Schema | undefined = Schema | undefined,
   P extends Schema | undefined = Schema | undefined,
+  A extends AuthSpec = AuthSpec,
+  T extends TenantSource | undefined = TenantSource | undefined,
 > {
   readonly method: Method;
   /** OpenAPI-style path under /v1 (or /api, /.well-known), e.g. `/v1/tenants/{tenantId}`. */
   readonly path: string;
   readonly summary: string;
   readonly tags: readonly string[];
-  readonly auth: AuthSpec;
+  readonly auth: A;
+  /** The tenant the request acts on (see TenantSource); `'path'` is implied by a `{tenantId}`. */
+  readonly tenant?: T;
   readonly body?: B;
   readonly query?: Q;
   /** Path parameters; a value that fails this schema answers 404 (no such resource). */
@@ -58,7 +101,10 @@ export interface Endpoint<
   };
   /** Extra error statuses this endpoint documents (besides the ones every endpoint can answer). */
   readonly errors?: readonly number[];
-  readonly handler: (ctx: RequestContext, input: EndpointInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>;
+  readonly handler: (
+    ctx: HandlerContext<A, T>,
+    input: EndpointInput<Out<B>, Out<Q>, Out<P>>,
+  ) => Promise<unknown>;
 }
 
 /** Declares an endpoint; the identity function exists so TypeScript infers the input types. */
@@ -66,6 +112,8 @@ export function defineEndpoint<
   B extends Schema | undefined = undefined,
   Q extends Schema | undefined = undefined,
   P extends Schema | undefined = undefined,
->(endpoint: Endpoint<B, Q, P>): Endpoint {
+  const A extends AuthSpec = AuthSpec,
+  const T extends TenantSource | undefined = undefined,
+>(endpoint: Endpoint<B, Q, P, A, T>): Endpoint {
   return endpoint as unknown as Endpoint;
 }

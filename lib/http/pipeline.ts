@@ -9,8 +9,9 @@ import {
   extractCredential,
   type PresentedCredential,
 } from '../auth/credentials.js';
+import type { Db } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { AppError, AuthenticationError, NotFoundError, ValidationError } from '../errors.js';
+import { AppError, AuthenticationError, errorCatalog, NotFoundError, ValidationError } from '../errors.js';
 import { addressKey } from '../ratelimit/address-key.js';
 import type { RateLimitPolicy, RateLimitResult } from '../ratelimit/limiter.js';
 import { RateLimiterUnavailableError } from '../ratelimit/limiter.js';
@@ -20,7 +21,7 @@ import { readJsonBody } from './body.js';
 import { clientIp } from './client-ip.js';
 import type { RequestContext } from './context.js';
 import { corsHeaders, preflightHeaders } from './cors.js';
-import { type Endpoint, Reply } from './endpoint.js';
+import { type Endpoint, type HandlerContext, Reply } from './endpoint.js';
 import { problemFromError, problemResponse } from './problem.js';
 import { rateLimitHeaders, secondsUntilReset } from './rate-limit-headers.js';
 import type { Router } from './router.js';
@@ -86,6 +87,8 @@ export async function handleRequest(app: App, router: Router, request: Request):
     ...corsHeaders(origin, app.config.corsOrigins),
     ...limits.headers(app.now().getTime()),
   });
+  const ip = clientIp(request.headers);
+  let caller: Caller = ANONYMOUS;
   let url: URL;
   try {
     url = new URL(request.url);
@@ -111,27 +114,27 @@ export async function handleRequest(app: App, router: Router, request: Request):
       });
     }
     const { endpoint } = match;
-    const ip = clientIp(request.headers);
     const credential = extractCredential(request.headers);
     const ctx = buildContext(app, request, url, requestId, ip, credential, limits);
-    const caller = await identify(ctx, endpoint, credential);
-    const authed: RequestContext = { ...ctx, caller, actor: actorOf(caller, ip, requestId) };
-
+    caller = await identify(ctx, endpoint, credential);
     const params = parseParams(endpoint, match.params);
-    // Before the role and scope checks: another tenant's endpoint is a 404 whatever the caller's role.
-    enforceTenantIsolation(caller, params);
+    // Before the role and scope checks: another tenant's resource is a 404 whatever the caller's role.
+    const tenant = await resolveTenant(ctx.db, endpoint, caller, params);
     if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
+    // The caller's quota is counted only now, after every check has passed: a refused request costs none.
     const own = callerPolicy(caller);
-    if (own) await authed.rateLimit(own.policy, own.identifier);
-    await countEndpointLimits(authed, endpoint, params);
+    if (own) await ctx.rateLimit(own.policy, own.identifier);
+    await countEndpointLimits(ctx, endpoint, caller, typeof tenant === 'string' ? tenant : null);
 
     const query = endpoint.query
       ? parseOrThrow(endpoint.query, Object.fromEntries(url.searchParams), 'query')
       : undefined;
     const body = endpoint.body ? parseOrThrow(endpoint.body, await readJsonBody(request), 'body') : undefined;
     const byBody = endpoint.rateLimit?.byBody;
-    if (byBody) await authed.rateLimit(byBody.policy, byBody.key(body));
-    const result = await endpoint.handler(authed, { body, query, params });
+    if (byBody) await ctx.rateLimit(byBody.policy, byBody.key(body));
+    const tenantId = tenantFor(endpoint, tenant, body, query);
+    const authed = { ...ctx, caller, tenantId, actor: actorOf(caller, ip, requestId) };
+    const result = await endpoint.handler(authed as HandlerContext, { body, query, params });
     const response = render(endpoint, result);
     app.log.debug('request', {
       requestId,
@@ -142,7 +145,13 @@ export async function handleRequest(app: App, router: Router, request: Request):
     });
     return finish(request.method === 'HEAD' ? new Response(null, response) : response, headers());
   } catch (error) {
-    return finish(errorResponse(app, error, requestId, request, url), headers());
+    let answer = error;
+    try {
+      await chargeRefusal(app, limits, caller, ip, error);
+    } catch (refused) {
+      answer = refused;
+    }
+    return finish(errorResponse(app, answer, requestId, request, url), headers());
   }
 }
 
@@ -179,9 +188,10 @@ function buildContext(
   credential: PresentedCredential | null,
   limits: LimitTracker,
 ): RequestContext {
-  const caller: Caller = { kind: 'anonymous' };
+  const caller: Caller = ANONYMOUS;
   return {
     app,
+    tenantId: null,
     db: app.db,
     requestId,
     request,
@@ -216,14 +226,14 @@ async function identify(
   endpoint: Endpoint,
   credential: PresentedCredential | null,
 ): Promise<Caller> {
-  if (endpoint.auth === 'none') return { kind: 'anonymous' };
+  if (endpoint.auth === 'none') return ANONYMOUS;
   if (!credential)
     throw new AuthenticationError('missing_credentials', 'Send an API key, a bearer token or an admin key.');
   let caller: Caller;
   try {
-    caller = await authenticate(ctx.app, credential);
+    caller = await authenticate(ctx.app, credential, ctx.ip);
   } catch (error) {
-    if (error instanceof AuthenticationError) {
+    if (error instanceof AuthenticationError && error.countsAsFailure) {
       await ctx.rateLimit(policies.authFailuresByIp, addressKey(ctx.ip));
     }
     throw error;
@@ -236,14 +246,18 @@ async function identify(
  * tenant. Counted before the input is read, so every request that got this far costs the same
  * whether it then succeeds or is refused (a 409 that reveals an existing email included).
  */
-async function countEndpointLimits(ctx: RequestContext, endpoint: Endpoint, params: unknown): Promise<void> {
+async function countEndpointLimits(
+  ctx: RequestContext,
+  endpoint: Endpoint,
+  caller: Caller,
+  tenant: string | null,
+): Promise<void> {
   const limits = endpoint.rateLimit;
   if (!limits) return;
   if (limits.byIp) await ctx.rateLimit(limits.byIp, addressKey(ctx.ip));
-  if (limits.byCaller) await ctx.rateLimit(limits.byCaller, callerKey(ctx.caller));
+  if (limits.byCaller) await ctx.rateLimit(limits.byCaller, callerKey(caller));
   if (limits.byTenant) {
-    const routeTenant = (params as { tenantId?: unknown } | undefined)?.tenantId;
-    const tenantId = typeof routeTenant === 'string' ? routeTenant : callerTenantId(ctx.caller);
+    const tenantId = tenant ?? callerTenantId(caller);
     if (tenantId) await ctx.rateLimit(limits.byTenant, tenantId);
   }
 }
@@ -256,11 +270,98 @@ function parseParams(endpoint: Endpoint, raw: Record<string, string>): unknown {
   return result.data;
 }
 
-/** Another tenant's resource is a 404, exactly like a missing one. */
-function enforceTenantIsolation(caller: Caller, params: unknown): void {
-  const tenantId = (params as { tenantId?: unknown } | undefined)?.tenantId;
-  if (typeof tenantId !== 'string' || isAdmin(caller)) return;
-  if (callerTenantId(caller) !== tenantId) throw new NotFoundError();
+const ANONYMOUS: Caller = { kind: 'anonymous' };
+/** Marks a request whose tenant an admin names in the body or query (read after validation). */
+const CHOSEN_BY_ADMIN = Symbol('chosen by admin');
+
+/**
+ * The tenant the request acts on (lib/http/endpoint.ts TenantSource), and tenant isolation: for every
+ * caller but admins, a resource of another tenant is a 404, exactly like a missing one, and that is
+ * decided here, before any role or scope check.
+ */
+async function resolveTenant(
+  db: Db,
+  endpoint: Endpoint,
+  caller: Caller,
+  params: unknown,
+): Promise<string | null | typeof CHOSEN_BY_ADMIN> {
+  const own = callerTenantId(caller);
+  const admin = isAdmin(caller);
+  const pathTenant = (params as { tenantId?: unknown } | undefined)?.tenantId;
+  const source = endpoint.tenant ?? (typeof pathTenant === 'string' ? 'path' : undefined);
+  if (source === undefined) return admin ? null : own;
+  if (source === 'caller') return admin ? CHOSEN_BY_ADMIN : own;
+  let tenant: string | undefined;
+  if (source === 'path') {
+    tenant = typeof pathTenant === 'string' ? pathTenant : undefined;
+  } else {
+    const id = (params as Record<string, unknown> | undefined)?.[source.ownerOf];
+    tenant = typeof id === 'string' ? await source.lookup(db, id) : undefined;
+  }
+  if (tenant === undefined || (!admin && tenant !== own)) throw new NotFoundError();
+  return tenant;
+}
+
+/**
+ * The tenant of a `tenant: 'caller'` endpoint after validation: an admin must name it with `tenant_id`
+ * (body or query); any other caller acts on its own tenant and may not send `tenant_id` at all.
+ */
+function tenantFor(
+  endpoint: Endpoint,
+  resolved: string | null | typeof CHOSEN_BY_ADMIN,
+  body: unknown,
+  query: unknown,
+): string | null {
+  if (endpoint.tenant !== 'caller') return resolved === CHOSEN_BY_ADMIN ? null : resolved;
+  const fromBody = (body as { tenant_id?: unknown } | undefined)?.tenant_id;
+  const fromQuery = (query as { tenant_id?: unknown } | undefined)?.tenant_id;
+  const path = fromBody !== undefined || !endpoint.query ? 'tenant_id' : 'query.tenant_id';
+  const chosen = fromBody ?? fromQuery;
+  if (resolved !== CHOSEN_BY_ADMIN) {
+    if (chosen === undefined) return resolved;
+    throw new ValidationError([
+      { path, message: 'Only admin credentials name a tenant; yours acts on its own.' },
+    ]);
+  }
+  if (typeof chosen === 'string') return chosen;
+  throw new ValidationError([
+    { path, message: 'Admin credentials act on no tenant of their own: name one with tenant_id.' },
+  ]);
+}
+
+/**
+ * Refused requests (403, 404) count against a budget of their own (policy `refusals`): per verified
+ * caller, per IP for callers without one. Past it the answer is 429, so probing other tenants' ids or
+ * forbidden endpoints ends, while the caller's own quota is untouched. Only the 429 reports the budget
+ * in its headers: a refusal's headers stay the same whatever the budget.
+ */
+async function chargeRefusal(
+  app: App,
+  limits: LimitTracker,
+  caller: Caller,
+  ip: string | null,
+  error: unknown,
+): Promise<void> {
+  if (!(error instanceof AppError) || ![403, 404].includes(errorCatalog[error.code].status)) return;
+  const identifier = refusalIdentity(caller) ?? `ip:${addressKey(ip)}`;
+  const result = await app.limiter.limit(policies.refusals, identifier);
+  if (!result.allowed) {
+    limits.record(policies.refusals, result);
+    throw new RateLimitedError(policies.refusals, result, 'Too many refused requests; retry later.');
+  }
+}
+
+function refusalIdentity(caller: Caller): string | null {
+  switch (caller.kind) {
+    case 'admin_key':
+      return `admin:${caller.keyId}`;
+    case 'api_key':
+      return `key:${caller.keyId}`;
+    case 'person':
+      return `user:${caller.userId}`;
+    case 'anonymous':
+      return null;
+  }
 }
 
 function allowedMethods(router: Router, pathname: string): string[] {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { defineEndpoint, Reply } from '../http/endpoint.js';
+import { defineEndpoint, type Endpoint, Reply } from '../http/endpoint.js';
 import { buildOpenApiDocument } from '../http/openapi.js';
 
 /**
@@ -50,19 +50,18 @@ export const healthEndpoint = defineEndpoint({
   },
 });
 
-export const openApiEndpoint = defineEndpoint({
-  method: 'GET',
-  path: '/api/openapi.json',
-  summary: 'This API as an OpenAPI 3.1 document',
-  tags: ['Service'],
-  auth: 'none',
-  response: { status: 200, description: 'The OpenAPI document' },
-  handler: async () => {
-    // Imported here: the registry includes this very endpoint.
-    const { allEndpoints } = await import('../endpoints.js');
-    return buildOpenApiDocument(allEndpoints());
-  },
-});
+/** The OpenAPI document of every endpoint `registry` lists (handed in: the registry lists this one too). */
+export function openApiEndpoint(registry: () => readonly Endpoint[]) {
+  return defineEndpoint({
+    method: 'GET',
+    path: '/api/openapi.json',
+    summary: 'This API as an OpenAPI 3.1 document',
+    tags: ['Service'],
+    auth: 'none',
+    response: { status: 200, description: 'The OpenAPI document' },
+    handler: async () => buildOpenApiDocument(registry()),
+  });
+}
 
 export const jwksEndpoint = defineEndpoint({
   method: 'GET',
@@ -80,4 +79,7 @@ export const jwksEndpoint = defineEndpoint({
     new Reply(200, ctx.app.tokens.keys.jwks, { 'cache-control': 'public, max-age=300' }),
 });
 
-export const metaEndpoints = [healthEndpoint, openApiEndpoint, jwksEndpoint];
+/** Health, the OpenAPI document of `registry`, and the JWKS. */
+export function metaEndpoints(registry: () => readonly Endpoint[]): Endpoint[] {
+  return [healthEndpoint, openApiEndpoint(registry), jwksEndpoint];
+}

@@ -1,21 +1,27 @@
-import type { Tier } from '../db/tables.js';
+import { RATE_WINDOW_SECONDS, TIERS, type Tier, tierRules } from '../vocabulary.js';
 import type { RateLimitPolicy } from './limiter.js';
 
 /** Every limit of API.md §3, in one place. All windows are the fixed 15 minutes. */
-const WINDOW = 900;
+const WINDOW = RATE_WINDOW_SECONDS;
 
 const policy = (name: string, limit: number): RateLimitPolicy => ({ name, limit, windowSeconds: WINDOW });
 
 export const policies = {
-  tier: {
-    public: policy('public', 100),
-    partner: policy('partner', 1_000),
-    internal: policy('internal', 10_000),
-  } satisfies Record<Tier, RateLimitPolicy>,
+  /** One per tier, named after it, with the tier's limit (lib/vocabulary.ts). */
+  tier: Object.fromEntries(TIERS.map((tier) => [tier, policy(tier, tierRules[tier].limit)])) as Record<
+    Tier,
+    RateLimitPolicy
+  >,
   person: policy('person', 1_000),
   admin: policy('admin', 10_000),
   /** Failed credentials count against the client IP, never against the key or account they named. */
   authFailuresByIp: policy('auth_failures', 100),
+  /**
+   * Not in API.md: requests refused after the credential was verified (another tenant's id → 404, a
+   * missing role or scope → 403), per caller, and per IP for callers without a credential. Probing
+   * ends in 429 without touching the caller's own quota.
+   */
+  refusals: policy('refusals', 100),
   loginByIp: policy('login', 100),
   /**
    * Failed logins per (account, client address): guessing from one address stops here, while

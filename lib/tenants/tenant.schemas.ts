@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { emailSchema } from '../identity/email.js';
 import { displayNameSchema } from '../validation/text.js';
+import { TENANT_STATUSES, TIERS } from '../vocabulary.js';
 
-export const tierSchema = z.enum(['public', 'partner', 'internal']).meta({ id: 'Tier' });
-export const tenantStatusSchema = z.enum(['active', 'suspended']).meta({ id: 'TenantStatus' });
+export const tierSchema = z.enum(TIERS).meta({ id: 'Tier' });
+export const tenantStatusSchema = z.enum(TENANT_STATUSES).meta({ id: 'TenantStatus' });
 
 const slugSchema = z
   .string()

@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { listAuditEventsEndpoint } from '../audit/audit.endpoints.js';
 import { recordAudit } from '../audit/audit.repository.js';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { NotFoundError } from '../errors.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { insertPerson, prepareTemporaryPassword } from '../identity/person.service.js';
-import { teamEndpoints } from './team.endpoints.js';
 import { findTenant, listTenants } from './tenant.repository.js';
 import { createTenantBody, tenantParams, tenantSchema, updateTenantBody } from './tenant.schemas.js';
 import { changeTenant, createTenant, toTenantView } from './tenant.service.js';
@@ -118,6 +116,4 @@ export const tenantEndpoints = [
   listTenantsEndpoint,
   getTenantEndpoint,
   updateTenantEndpoint,
-  listAuditEventsEndpoint,
-  ...teamEndpoints,
 ];

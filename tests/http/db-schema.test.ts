@@ -24,19 +24,22 @@ const DATA_TYPES: Record<string, string> = {
   uuid: 'uuid',
   boolean: 'boolean',
   jsonb: 'jsonb',
+  // Arrays are 'ARRAY' in data_type; udt_name says of what (`_text`).
+  'text[]': 'ARRAY:_text',
 };
 
 interface LiveColumn {
   table_name: string;
   column_name: string;
   data_type: string;
+  udt_name: string;
   is_nullable: 'YES' | 'NO';
   column_default: string | null;
 }
 
 async function liveColumns(db: Db): Promise<LiveColumn[]> {
   const { rows } = await sql<LiveColumn>`
-    select c.table_name, c.column_name, c.data_type, c.is_nullable, c.column_default
+    select c.table_name, c.column_name, c.data_type, c.udt_name, c.is_nullable, c.column_default
     from information_schema.columns c
     join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
     where c.table_schema = 'public' and t.table_type = 'BASE TABLE'
@@ -73,7 +76,8 @@ function schemaDrift(live: readonly LiveColumn[], specs: TableSpecs): string[] {
         continue;
       }
       const expectedType = DATA_TYPES[spec.type] ?? `(unmapped tables.ts type ${spec.type})`;
-      if (actual.data_type !== expectedType) {
+      const actualType = actual.data_type === 'ARRAY' ? `ARRAY:${actual.udt_name}` : actual.data_type;
+      if (actualType !== expectedType) {
         drift.push(
           `${table}.${column}: type is '${actual.data_type}' in the database, '${spec.type}' in tables.ts`,
         );

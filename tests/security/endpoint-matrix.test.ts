@@ -3,11 +3,10 @@
  * 'none' gets every row below that its declaration makes applicable, so a new protected endpoint is covered
  * the moment it is declared, and a new public one must be added to PUBLIC_ENDPOINTS on purpose.
  *
- * Not exercised yet: API keys cannot be issued (a later issue), so the rows "key missing the scope"
- * (403 insufficient_scope), "key used from an IP off its allow-list" (403 ip_not_allowed), "revoked key"
- * (401 key_revoked), "expired key" (401 key_expired) and "another tenant's key" (404) have no HTTP test here.
- * TODO(api-keys): add them to `rowsFor` once POST /v1/api-keys exists. Until then the scope policy itself is
- * checked against every declaration at the end of this file, through `authorize`.
+ * API-key rows: a key missing a declared scope (403 insufficient_scope), a key used from an IP off its
+ * allow-list (403 ip_not_allowed), revoked (401 key_revoked), expired (401 key_expired), its old secret
+ * rotated past the grace period (401 invalid_api_key), a suspended tenant's key (403 tenant_suspended),
+ * another tenant's key on this tenant's paths (404), and a valid key on an endpoint that admits none (403).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -17,10 +16,12 @@ import type { AuthSpec, Caller } from '../../lib/auth/caller.js';
 import { allEndpoints } from '../../lib/endpoints.js';
 import { ForbiddenError } from '../../lib/errors.js';
 import type { Endpoint } from '../../lib/http/endpoint.js';
+import { SCOPES, tierRules } from '../../lib/vocabulary.js';
 import { asAdmin, type CallOptions, type CallResult } from '../support/client.js';
 import { testClock } from '../support/clock.js';
 import { addMember, ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
+import { adminKey } from '../support/keys.js';
 import {
   expectProblem,
   newLogin,
@@ -87,6 +88,18 @@ forEachBackend(
     let a: { tenantId: string; owner: Person; member: Person };
     let b: { tenantId: string; owner: Person };
     let s: { tenantId: string; owner: Person };
+    /** Keys of tenant A (all partner scopes unless named), B's full key, and S's key. */
+    let keys: {
+      full: string;
+      fullId: string;
+      wrongIp: string;
+      revoked: string;
+      expired: string;
+      pastGrace: string;
+      otherTenant: string;
+      suspended: string;
+    };
+    const partnerScopes = [...tierRules.partner.scopes];
 
     before(async () => {
       const tenantA = await ownerSession(ctx.app);
@@ -110,7 +123,50 @@ forEachBackend(
       };
       b = { tenantId: tenantB.tenantId, owner: owner(tenantB) };
       s = { tenantId: tenantS.tenantId, owner: owner(tenantS) };
+
+      const issue = async (tenantId: string, body: Record<string, unknown> = {}) =>
+        adminKey(ctx.app, tenantId, { tier: 'partner', scopes: partnerScopes, ...body });
+      const full = await issue(a.tenantId);
+      const revoked = await issue(a.tenantId);
+      const revoke = await send(ctx.app, 'DELETE', `/v1/api-keys/${revoked.id}`, { headers: asAdmin });
+      assert.equal(revoke.status, 200, revoke.text);
+      // Expiry and the end of a grace period, moved into the past in the database (the clock-driven
+      // versions are in tests/security/api-keys.test.ts).
+      const expired = await issue(a.tenantId);
+      await ctx.app.db
+        .updateTable('api_keys')
+        .set({ expires_at: new Date(clock.now().getTime() - 1000) })
+        .where('id', '=', expired.id)
+        .execute();
+      const rotated = await issue(a.tenantId);
+      const rotate = await send(ctx.app, 'POST', `/v1/api-keys/${rotated.id}/rotate`, { headers: asAdmin });
+      assert.equal(rotate.status, 200, rotate.text);
+      await ctx.app.db
+        .updateTable('api_keys')
+        .set({ previous_expires_at: new Date(clock.now().getTime() - 1000) })
+        .where('id', '=', rotated.id)
+        .execute();
+      keys = {
+        full: full.key,
+        fullId: full.id,
+        // send() picks client IPs in 198.18.0.0/15: never this one.
+        wrongIp: (await issue(a.tenantId, { ip_whitelist: ['192.0.2.1'] })).key,
+        revoked: revoked.key,
+        expired: expired.key,
+        pastGrace: rotated.key,
+        otherTenant: (await issue(b.tenantId)).key,
+        suspended: (await issue(s.tenantId)).key,
+      };
     });
+
+    /** Real ids of tenant A for every named path parameter, so a missing check would act on them. */
+    const realIds = () => ({
+      tenantId: a.tenantId,
+      memberId: a.member.id,
+      id: keys.fullId,
+      keyId: keys.fullId,
+    });
+    const key = (secret: string) => ({ 'x-api-key': secret });
 
     /** The endpoint's path with `{tenantId}` and any named ids filled; other parameters get random UUIDs. */
     function pathOf(endpoint: Endpoint, ids: Record<string, string>): string {
@@ -260,8 +316,8 @@ forEachBackend(
         if (roles && !roles.includes('member')) {
           it(`a member (roles: ${roles.join(', ')}) → 403 forbidden`, async () => {
             const token = await a.member.token();
-            // Random other ids: without the role check the handler would answer 404 or 422, not 403.
-            const res = await hit(endpoint, bearer(token), { tenantId: a.tenantId });
+            // Real ids of the member's own tenant: without the role check the handler would act (or 422).
+            const res = await hit(endpoint, bearer(token), realIds());
             expectProblem(res, 403, 'forbidden', [token]);
           });
         }
@@ -300,6 +356,92 @@ forEachBackend(
             assert.equal(reactivate.status, 200, reactivate.text);
           }
         });
+
+        if (typeof endpoint.tenant === 'object') {
+          it("another tenant's resource id in the path → 404, the same answer as for an id that doesn't exist", async () => {
+            const token = await b.owner.token();
+            const theirs = await hit(endpoint, bearer(token), realIds());
+            expectProblem(theirs, 404, 'not_found', [token]);
+            const nobody = await hit(endpoint, bearer(token), {
+              ...realIds(),
+              id: randomUUID(),
+              keyId: randomUUID(),
+            });
+            assert.deepEqual(withoutRequestId(theirs.body), withoutRequestId(nobody.body));
+          });
+        }
+
+        if (auth.apiKey) {
+          const required = auth.apiKey.scopes;
+          it(`a key with the declared scopes (${required.join(', ') || 'any'}) gets through`, async () => {
+            // Random ids besides the tenant's: this request is allowed to act (DELETE would remove a member).
+            const res = await hit(endpoint, key(keys.full), { tenantId: a.tenantId });
+            assert.ok(![401, 403].includes(res.status), res.text);
+          });
+          for (const scope of required) {
+            it(`a key without the ${scope} scope → 403 insufficient_scope`, async () => {
+              const without = await adminKey(ctx.app, a.tenantId, {
+                tier: 'partner',
+                scopes: partnerScopes.filter((other) => other !== scope),
+              });
+              const res = await hit(endpoint, key(without.key), realIds());
+              expectProblem(res, 403, 'insufficient_scope', [without.key]);
+            });
+          }
+        } else if (!auth.admin) {
+          it('a valid key with every scope (keys not declared) → 403 forbidden', async () => {
+            const res = await hit(endpoint, key(keys.full), realIds());
+            expectProblem(res, 403, 'forbidden', [keys.full]);
+          });
+        } else {
+          it('a valid key without the admin scope (only admins declared) → 403 forbidden', async () => {
+            const res = await hit(endpoint, key(keys.full), realIds());
+            expectProblem(res, 403, 'forbidden', [keys.full]);
+          });
+        }
+
+        it('a key used from an IP off its allow-list → 403 ip_not_allowed', async () => {
+          const res = await hit(endpoint, key(keys.wrongIp), realIds());
+          expectProblem(res, 403, 'ip_not_allowed', [keys.wrongIp]);
+        });
+
+        it('a revoked key → 401 key_revoked; an expired one → 401 key_expired', async () => {
+          expectProblem(await hit(endpoint, key(keys.revoked), realIds()), 401, 'key_revoked', [
+            keys.revoked,
+          ]);
+          expectProblem(await hit(endpoint, key(keys.expired), realIds()), 401, 'key_expired', [
+            keys.expired,
+          ]);
+        });
+
+        it("a key's old secret, rotated past its grace period → 401 invalid_api_key", async () => {
+          const res = await hit(endpoint, key(keys.pastGrace), realIds());
+          expectProblem(res, 401, 'invalid_api_key', [keys.pastGrace]);
+        });
+
+        it("a suspended tenant's key → 403 tenant_suspended", async () => {
+          const suspend = await send(ctx.app, 'PATCH', `/v1/tenants/${s.tenantId}`, {
+            headers: asAdmin,
+            json: { status: 'suspended' },
+          });
+          assert.equal(suspend.status, 200, suspend.text);
+          try {
+            const res = await hit(endpoint, key(keys.suspended), { tenantId: s.tenantId });
+            expectProblem(res, 403, 'tenant_suspended', [keys.suspended]);
+          } finally {
+            await send(ctx.app, 'PATCH', `/v1/tenants/${s.tenantId}`, {
+              headers: asAdmin,
+              json: { status: 'active' },
+            });
+          }
+        });
+
+        if (hasTenant(endpoint)) {
+          it("another tenant's key on this tenant's paths → 404 not_found", async () => {
+            const res = await hit(endpoint, key(keys.otherTenant), realIds());
+            expectProblem(res, 404, 'not_found', [keys.otherTenant]);
+          });
+        }
       });
     }
   },
@@ -327,16 +469,7 @@ describe('API-key policy of every declaration (authorize)', () => {
     const auth = endpoint.auth;
     it(`${name(endpoint)}: keys without the declared scopes, or not declared at all, are refused`, () => {
       const required = auth.apiKey?.scopes ?? [];
-      const allScopes = [
-        'contracts',
-        'vaults',
-        'webhooks',
-        'embed',
-        'invoices',
-        'settings',
-        'team',
-        'credentials',
-      ];
+      const allScopes = SCOPES.filter((scope) => scope !== 'admin');
       if (auth.apiKey) {
         assert.equal(
           refusal(() => authorize(auth, key('public', [...required]))),
