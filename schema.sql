@@ -1,5 +1,6 @@
--- HEIR Auth schema: the single source of truth, applied by `npm run db:migrate` (and automatically by
--- the dev server and the tests). Every statement is idempotent, so applying it again is harmless.
+-- HEIR Auth schema: the readable whole. Databases are built from migrations/ (ordered, applied once
+-- each by `npm run db:migrate`, the Vercel build, the dev server and the tests); a schema change edits
+-- this file AND adds the next migration, and tests/http/migrations.test.ts fails when they differ.
 -- lib/db/tables.ts mirrors every column for Kysely; tests/http/db-schema.test.ts fails when they drift.
 
 CREATE TABLE IF NOT EXISTS tenants (

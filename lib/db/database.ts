@@ -1,7 +1,6 @@
-import { PGlite } from '@electric-sql/pglite';
 import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
+import { attachDatabasePool } from '@vercel/functions';
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import ws from 'ws';
 import type { Config } from '../config.js';
@@ -20,6 +19,10 @@ export interface DatabaseHandle {
 export async function openDatabase(config: Config['database']): Promise<DatabaseHandle> {
   switch (config.kind) {
     case 'pglite': {
+      // Loaded only in embedded mode: Vercel functions never import PGlite (17 MB, excluded from
+      // their bundles in vercel.json), so a cold start does not pay for it.
+      const { PGlite } = await import('@electric-sql/pglite');
+      const { PGliteDialect } = await import('kysely-pglite-dialect');
       const pglite = config.dataDir ? new PGlite(config.dataDir) : new PGlite();
       await pglite.waitReady;
       const db: Db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
@@ -57,6 +60,7 @@ export async function openDatabase(config: Config['database']): Promise<Database
 interface QueryPool {
   query(text: string): Promise<unknown>;
   end(): Promise<void>;
+  readonly ended: boolean;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
@@ -65,6 +69,9 @@ function poolHandle(kind: 'pg' | 'neon', pool: QueryPool): DatabaseHandle {
   // proxy restart) makes the pool emit 'error'; with no listener that crashes the whole process. The
   // pool has already discarded that client and the next query opens a fresh one, so nothing to do.
   pool.on('error', () => {});
+  // Vercel's guidance for Fluid compute: keep the instance alive until idle connections are closed,
+  // instead of leaking them when the instance is suspended. A no-op outside Vercel's runtime.
+  attachDatabasePool(pool as pg.Pool);
   // Both pools satisfy PostgresDialect's structural PostgresPool contract.
   const db: Db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }),
@@ -76,6 +83,11 @@ function poolHandle(kind: 'pg' | 'neon', pool: QueryPool): DatabaseHandle {
     exec: async (script) => {
       await pool.query(script);
     },
-    close: () => db.destroy(),
+    // Kysely ends the pool only if it ever used it; `exec` alone does not, and an open client keeps
+    // a script (db:migrate) alive until the pool's idle timeout.
+    close: async () => {
+      await db.destroy();
+      if (!pool.ended) await pool.end();
+    },
   };
 }
