@@ -17,6 +17,11 @@ export async function authenticate(app: App, credential: PresentedCredential): P
       throw new AuthenticationError('invalid_api_key');
     case 'bearer_token':
       return authenticatePerson(app, credential.token);
+    case 'empty_bearer':
+      throw new AuthenticationError(
+        'invalid_token',
+        'The Authorization header says Bearer but carries no token: send "Authorization: Bearer <token>".',
+      );
     case 'unsupported_scheme':
       throw new AuthenticationError('invalid_token', 'Only the Bearer authorization scheme is supported.');
   }
