@@ -46,10 +46,11 @@ export const openApiEndpoint = defineEndpoint({
   tags: ['Service'],
   auth: 'none',
   response: { status: 200, description: 'The OpenAPI document' },
-  handler: async () => {
+  handler: async (ctx) => {
     // Imported here: the registry includes this very endpoint.
     const { allEndpoints } = await import('../endpoints.js');
-    return buildOpenApiDocument(allEndpoints());
+    // The deployment's own URL (APP_URL, derived per environment on Vercel): SDKs call where they read.
+    return buildOpenApiDocument(allEndpoints(), ctx.app.config.appUrl);
   },
 });
 
