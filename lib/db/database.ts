@@ -1,8 +1,6 @@
-import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
 import { attachDatabasePool } from '@vercel/functions';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
-import ws from 'ws';
+import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './tables.js';
 
@@ -35,11 +33,16 @@ export async function openDatabase(config: Config['database']): Promise<Database
         close: () => db.destroy(),
       };
     }
+    // Each driver is imported only in the mode that uses it: a cold start on Neon loads neither
+    // node-postgres nor PGlite.
     case 'pg': {
+      const { default: pg } = await import('pg');
       const pool = new pg.Pool({ connectionString: config.url, max: 10 });
       return poolHandle('pg', pool);
     }
     case 'neon': {
+      const { Pool: NeonPool, neonConfig } = await import('@neondatabase/serverless');
+      const { default: ws } = await import('ws');
       // Node 20 has no global WebSocket; Vercel's Node 24 does, but `ws` works on both.
       neonConfig.webSocketConstructor = ws;
       if (config.wsProxy) {
