@@ -1,5 +1,6 @@
--- HEIR Auth schema: the single source of truth, applied by `npm run db:migrate` (and automatically by
--- the dev server and the tests). Every statement is idempotent, so applying it again is harmless.
+-- HEIR Auth schema: the readable whole. Databases are built from migrations/ (ordered, applied once
+-- each by `npm run db:migrate`, the Vercel build, the dev server and the tests); a schema change edits
+-- this file AND adds the next migration, and tests/http/migrations.test.ts fails when they differ.
 -- lib/db/tables.ts mirrors every column for Kysely; tests/http/db-schema.test.ts fails when they drift.
 
 CREATE TABLE IF NOT EXISTS tenants (
@@ -66,16 +67,11 @@ CREATE TABLE IF NOT EXISTS sessions (
   last_spent_hash text,
   last_rotated_at timestamptz
 );
--- How a login rotates (docs/decisions/0012-one-refresh-lineage.md): its rows are locked while it does,
+-- How a login rotates (docs/decisions/0015-one-refresh-lineage.md): its rows are locked while it does,
 -- `rotation_key` (random, per login) derives each rotation's new tokens from the credential spent, so a
 -- re-presentation within the grace period gets the same pair again; `access_jti_hash` names the one
 -- access token that may still be exchanged; `last_spent_hash` the credential (refresh token, or access
--- token as `jti:` + its jti) the last rotation spent, at `last_rotated_at`. Added to databases created
--- before these columns existed (the default gives every existing login its own key):
-ALTER TABLE sessions ADD COLUMN IF NOT EXISTS rotation_key text NOT NULL DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
-ALTER TABLE sessions ADD COLUMN IF NOT EXISTS access_jti_hash text;
-ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_spent_hash text;
-ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_rotated_at timestamptz;
+-- token as `jti:` + its jti) the last rotation spent, at `last_rotated_at`.
 CREATE INDEX IF NOT EXISTS sessions_user_idx ON sessions (user_id);
 
 -- Refresh tokens are stored as SHA-256 hashes; `spent_at` marks rotation, for reuse detection.

@@ -31,7 +31,7 @@ export interface AppOptions {
   readonly now?: () => Date;
   readonly log?: Logger;
   readonly defer?: (task: Promise<unknown>) => void;
-  /** Apply schema.sql on start (always for the embedded database, which may be brand new). */
+  /** Apply pending migrations on start (always for the embedded database, which may be brand new). */
   readonly migrate?: boolean;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db/timeouts.js';
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from './ratelimit/limiter.js';
@@ -9,6 +10,12 @@ import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from './ratelimit/limiter.js';
  *   UPSTASH_REDIS_REST_URL/_TOKEN → @upstash/ratelimit (against Upstash, or a local REST bridge to Redis).
  * On Vercel (VERCEL_ENV set) the embedded database and the in-process limiter are refused: they would
  * silently give every function instance its own database and its own limits.
+ *
+ * Each Vercel environment (production, each preview branch) gets its own rate-limit prefix, JWT
+ * audience and APP_URL (hence JWT issuer and reset links) from Vercel's system variables, so a
+ * staging token or window is never accepted or counted in production; explicit settings win.
+ * The Vercel Marketplace's names are accepted as their own docs do: Upstash's KV_REST_API_URL/_TOKEN
+ * and Neon's POSTGRES_URL, DATABASE_URL_UNPOOLED, POSTGRES_URL_NON_POOLING.
  */
 
 const commaList = z
@@ -27,7 +34,16 @@ const milliseconds = (fallback: number) => z.coerce.number().int().min(50).max(6
 const envSchema = z
   .object({
     VERCEL_ENV: z.enum(['production', 'preview', 'development']).optional(),
+    VERCEL_GIT_COMMIT_REF: z.string().optional(),
+    VERCEL_URL: z.string().optional(),
+    VERCEL_BRANCH_URL: z.string().optional(),
+    VERCEL_PROJECT_PRODUCTION_URL: z.string().optional(),
     DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    /** The direct (unpooled) URL of the same database, for migrations (Neon's integration sets it). */
+    DATABASE_URL_UNPOOLED: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
@@ -44,7 +60,7 @@ const envSchema = z
     RATE_LIMIT_PREFIX: z
       .string()
       .regex(/^[\w:-]{1,64}$/, 'letters, digits, _ - : only')
-      .default('heir'),
+      .optional(),
     RATE_LIMIT_TIMEOUT_MS: milliseconds(DEFAULT_RATE_LIMIT_TIMEOUT_MS),
     ADMIN_KEY: commaList.pipe(
       z
@@ -54,11 +70,11 @@ const envSchema = z
     CORS_ORIGINS: commaList.pipe(
       z.array(z.url().refine((url) => new URL(url).origin === url, 'each entry must be a bare origin')),
     ),
-    APP_URL: z.url().default('http://localhost:3000'),
+    APP_URL: z.url().optional(),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     JWT_PRIVATE_KEYS: z.string().optional(),
     JWT_ISSUER: z.string().min(1).optional(),
-    JWT_AUDIENCE: z.string().min(1).default('heir-api'),
+    JWT_AUDIENCE: z.string().min(1).optional(),
     BCRYPT_COST: z.coerce
       .number()
       .int()
@@ -89,10 +105,83 @@ const envSchema = z
       if (!env.JWT_PRIVATE_KEYS) {
         ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEYS'], message: 'is required on Vercel' });
       }
+      if (!env.APP_URL && !vercelAppUrl(env)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['APP_URL'],
+          message: `is required on Vercel when ${env.VERCEL_ENV === 'production' ? 'VERCEL_PROJECT_PRODUCTION_URL' : 'VERCEL_BRANCH_URL and VERCEL_URL'} are not exposed`,
+        });
+      }
+    }
+    if (
+      env.DATABASE_URL &&
+      env.DATABASE_URL_UNPOOLED &&
+      !sameDatabase(env.DATABASE_URL, env.DATABASE_URL_UNPOOLED)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL_UNPOOLED'],
+        message: 'names another database than DATABASE_URL (host, database or user differ)',
+      });
     }
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/**
+ * The deployment's public URL from Vercel's system variables: production's domain, a preview's
+ * branch URL (stable across its pushes), else the deployment's own URL. Null off Vercel.
+ */
+function vercelAppUrl(env: Env): string | null {
+  const host =
+    env.VERCEL_ENV === 'production'
+      ? env.VERCEL_PROJECT_PRODUCTION_URL
+      : env.VERCEL_ENV === 'preview'
+        ? (env.VERCEL_BRANCH_URL ?? env.VERCEL_URL)
+        : undefined;
+  return host ? `https://${host.replace(/^https?:\/\//, '').replace(/\/+$/, '')}` : null;
+}
+
+/**
+ * The name that keeps an environment's rate-limit keys and tokens apart: null for production and
+ * local runs (the base names), `preview-<branch>` for a preview, `development` for `vercel dev`.
+ * A branch name is reduced to [a-z0-9-]; when that changes it, a hash of the original keeps
+ * `feature/a` and `feature-a` apart.
+ */
+export function deploymentName(
+  env: Pick<Env, 'VERCEL_ENV' | 'VERCEL_GIT_COMMIT_REF' | 'VERCEL_URL'>,
+): string | null {
+  if (env.VERCEL_ENV === 'development') return 'development';
+  if (env.VERCEL_ENV !== 'preview') return null;
+  const ref = env.VERCEL_GIT_COMMIT_REF ?? env.VERCEL_URL?.split('.')[0] ?? 'unnamed';
+  const slug = ref
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 32);
+  const hash = createHash('sha256').update(ref).digest('hex').slice(0, 6);
+  return `preview-${slug === ref ? slug : `${slug}-${hash}`}`;
+}
+
+/** Neon's pooled and direct URLs differ only by `-pooler` in the host; anything else is another database. */
+function sameDatabase(pooledUrl: string, directUrl: string): boolean {
+  const pooled = new URL(pooledUrl);
+  const direct = new URL(directUrl);
+  const host = (url: URL) => url.hostname.replace(/-pooler(?=\.)/, '');
+  return (
+    host(pooled) === host(direct) &&
+    pooled.pathname === direct.pathname &&
+    decodeURIComponent(pooled.username) === decodeURIComponent(direct.username)
+  );
+}
+
+/** The Marketplace integrations' names, used when ours are unset (as @upstash/redis's fromEnv does). */
+const MARKETPLACE_NAMES: ReadonlyArray<readonly [ours: string, theirs: string]> = [
+  ['UPSTASH_REDIS_REST_URL', 'KV_REST_API_URL'],
+  ['UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_TOKEN'],
+  ['DATABASE_URL', 'POSTGRES_URL'],
+  ['DATABASE_URL_UNPOOLED', 'POSTGRES_URL_NON_POOLING'],
+];
 
 export interface Config {
   readonly database:
@@ -104,6 +193,10 @@ export interface Config {
         readonly wsProxy: string | null;
         readonly timeouts?: DatabaseTimeouts;
       };
+  /** The same database for migrations: through the direct URL when there is one (no pooler). */
+  readonly migrationDatabase: Config['database'];
+  /** `production`, `preview-<branch>`, `development` (vercel dev) or `local`. */
+  readonly environment: string;
   readonly rateLimit:
     | { readonly kind: 'memory'; readonly prefix: string }
     | {
@@ -137,49 +230,66 @@ export class ConfigError extends Error {
   }
 }
 
-function databaseConfig(env: Env): Config['database'] {
-  if (!env.DATABASE_URL) {
+function databaseConfig(env: Env, url = env.DATABASE_URL): Config['database'] {
+  if (!url) {
     return { kind: 'pglite', dataDir: env.DATA_DIR === 'memory' ? null : env.DATA_DIR };
   }
-  const host = new URL(env.DATABASE_URL).hostname;
+  const host = new URL(url).hostname;
   const driver = env.DATABASE_DRIVER ?? (host.endsWith('.neon.tech') ? 'neon' : 'pg');
   const timeouts = { connectMs: env.DB_CONNECT_TIMEOUT_MS, statementMs: env.DB_STATEMENT_TIMEOUT_MS };
   return driver === 'neon'
-    ? { kind: 'neon', url: env.DATABASE_URL, wsProxy: env.NEON_WS_PROXY ?? null, timeouts }
-    : { kind: 'pg', url: env.DATABASE_URL, timeouts };
+    ? { kind: 'neon', url, wsProxy: env.NEON_WS_PROXY ?? null, timeouts }
+    : { kind: 'pg', url, timeouts };
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most .env tooling.
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const cleaned: Record<string, string | undefined> = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== ''),
+  );
+  const origin: Record<string, string> = {};
+  for (const [ours, theirs] of MARKETPLACE_NAMES) {
+    if (cleaned[ours] === undefined && cleaned[theirs] !== undefined) {
+      cleaned[ours] = cleaned[theirs];
+      origin[ours] = theirs;
+    }
+  }
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const name = issue?.path[0] ?? 'environment';
-    throw new ConfigError(`Invalid configuration: ${String(name)} ${issue?.message ?? 'is invalid'}`);
+    const name = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${origin[name] ?? name} ${issue?.message ?? 'is invalid'}`);
   }
   const env = parsed.data;
+  const deployment = deploymentName(env);
+  const appUrl = (env.APP_URL ?? vercelAppUrl(env) ?? 'http://localhost:3000').replace(/\/+$/, '');
+  const prefix = env.RATE_LIMIT_PREFIX ?? (deployment ? `heir:${deployment}` : 'heir');
   return {
     database: databaseConfig(env),
+    migrationDatabase: databaseConfig(
+      env,
+      env.DATABASE_URL && (env.DATABASE_URL_UNPOOLED ?? env.DATABASE_URL),
+    ),
+    environment: env.VERCEL_ENV === 'production' ? 'production' : (deployment ?? 'local'),
     rateLimit:
       env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
         ? {
             kind: 'upstash',
             url: env.UPSTASH_REDIS_REST_URL,
             token: env.UPSTASH_REDIS_REST_TOKEN,
-            prefix: env.RATE_LIMIT_PREFIX,
+            prefix,
             timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
           }
-        : { kind: 'memory', prefix: env.RATE_LIMIT_PREFIX },
+        : { kind: 'memory', prefix },
     adminKeys: env.ADMIN_KEY,
     corsOrigins: env.CORS_ORIGINS,
-    appUrl: env.APP_URL.replace(/\/+$/, ''),
+    appUrl,
     logLevel: env.LOG_LEVEL,
     production: env.VERCEL_ENV === 'production',
     jwt: {
       privateKeys: env.JWT_PRIVATE_KEYS ?? null,
-      issuer: env.JWT_ISSUER ?? env.APP_URL.replace(/\/+$/, ''),
-      audience: env.JWT_AUDIENCE,
+      issuer: env.JWT_ISSUER ?? appUrl,
+      audience: env.JWT_AUDIENCE ?? (deployment ? `heir-api:${deployment}` : 'heir-api'),
     },
     bcryptCost: env.BCRYPT_COST,
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },

@@ -2,7 +2,8 @@
  * `npm run bench`: prints figures, asserts nothing (targets live here, not in timed tests).
  * Runs in-process through the same routing and pipeline as production, on the embedded backend and,
  * when DATABASE_URL / REDIS_URL are set, on Postgres + Redis (through the Upstash REST bridge).
- * `--quick` runs fewer iterations (CI uses it to keep the benchmark working).
+ * `--quick` runs fewer iterations (CI uses it to keep the benchmark working); `npm run bench --quick`
+ * and `npm run bench -- --quick` both work.
  */
 import { performance } from 'node:perf_hooks';
 import type { App } from '../lib/app.js';
@@ -13,8 +14,11 @@ import { policies } from '../lib/ratelimit/policies.js';
 import { testBackends } from '../tests/support/backends.js';
 import { asAdmin, call } from '../tests/support/client.js';
 import { createTenant, logIn, ownerSession } from '../tests/support/fixtures.js';
+import { loadEnvFiles } from './load-env.js';
 
-const quick = process.argv.includes('--quick');
+loadEnvFiles();
+// `npm run bench -- --quick` passes the flag; `npm run bench --quick` leaves it to npm, which sets this.
+const quick = process.argv.includes('--quick') || process.env.npm_config_quick === 'true';
 const N = quick ? 200 : 2_000;
 
 interface Figure {

@@ -4,17 +4,34 @@
  * BUILT routes (.vercel/output/config.json) and the same function as local routing
  * (scripts/vercel-local.ts) picks, unknown /v1 and /api paths reaching a function that answers our
  * 404 problem, static pages getting vercel.json's security headers, and nothing but public/ served
- * as static files.
+ * as static files. It also prints each function's bundle size and cold import time against a bare
+ * function's, and checks the schema on deploy: with DATABASE_URL set, the build migrates a scratch
+ * database made for it on that server (never the one named), leaving every migration applied; running
+ * the build command again changes nothing. Without DATABASE_URL the build must skip migrating with a
+ * message. A `.vercel/project.json` it had to make up is removed afterwards, so a later `vercel link`
+ * starts clean.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import type { Route } from '@vercel/routing-utils';
+import pg from 'pg';
 import { createApp } from '../lib/app.js';
 import { loadConfig } from '../lib/config.js';
 import { allEndpoints } from '../lib/endpoints.js';
 import { handleRequest } from '../lib/http/pipeline.js';
 import type { Router } from '../lib/http/router.js';
+import { createScratchDatabase } from '../tests/support/backends.js';
 import { applyRoutes, createVercelRouter, projectRoot, type Resolution, staticFile } from './vercel-local.js';
 
 const MAX_FUNCTIONS = 12;
@@ -46,9 +63,18 @@ function builtFunctions(dir: string, base = dir): string[] {
   });
 }
 
-function build(): void {
+/** Database variables that must never reach the build but the scratch one (CI exports the machine's). */
+const DATABASE_VARIABLES = [
+  'DATABASE_URL',
+  'DATABASE_URL_UNPOOLED',
+  'POSTGRES_URL',
+  'POSTGRES_URL_NON_POOLING',
+];
+
+function build(databaseUrl: string | null): string {
   const projectJson = join(projectRoot, '.vercel', 'project.json');
-  if (!existsSync(projectJson)) {
+  const madeUp = !existsSync(projectJson);
+  if (madeUp) {
     mkdirSync(join(projectRoot, '.vercel'), { recursive: true });
     writeFileSync(
       projectJson,
@@ -56,11 +82,14 @@ function build(): void {
     );
   }
   rmSync(output, { recursive: true, force: true }); // no function left over from a file since removed
+  const env = { ...process.env };
+  for (const name of DATABASE_VARIABLES) delete env[name];
   const result = spawnSync(join(projectRoot, 'node_modules', '.bin', 'vercel'), ['build', '--yes'], {
     cwd: projectRoot,
     encoding: 'utf8',
     env: {
-      ...process.env,
+      ...env,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       CI: '1',
       VERCEL_TELEMETRY_DISABLED: '1',
       NO_UPDATE_NOTIFIER: '1',
@@ -69,6 +98,7 @@ function build(): void {
       VERCEL_INSTALL_COMPLETED: '1',
     },
   });
+  if (madeUp) rmSync(projectJson, { force: true });
   const log = `${result.stdout ?? ''}${result.stderr ?? ''}`;
   if (result.status !== 0 || !existsSync(join(output, 'config.json'))) {
     console.error(log || String(result.error));
@@ -76,6 +106,7 @@ function build(): void {
     process.exit(1);
   }
   writeFileSync(join(projectRoot, '.vercel', 'build.log'), log);
+  return log;
 }
 
 /** The URLs a client may use for an endpoint: /v1/… and /api/v1/… (or the /api/…, /.well-known/… path), with and without a trailing slash. */
@@ -86,7 +117,16 @@ function urlsFor(path: string): string[] {
   return forms.flatMap((form) => [form, `${form}/`]);
 }
 
-build();
+// The schema on deploy: a scratch database on DATABASE_URL's server, for the build to migrate.
+const serverUrl = process.env.DATABASE_URL ?? null;
+const scratch = serverUrl ? await createScratchDatabase(serverUrl) : null;
+let buildLog: string;
+try {
+  buildLog = build(scratch?.url ?? null);
+  await checkSchemaOnDeploy(buildLog, scratch?.url ?? null);
+} finally {
+  await scratch?.drop();
+}
 
 // (a) The Hobby plan's cap on functions.
 const functions = builtFunctions(join(output, 'functions'));
@@ -206,4 +246,116 @@ console.log(
   `check:vercel: ${UNKNOWN.length} unknown /v1 and /api paths answer the 404 problem from a function`,
 );
 console.log(`check:vercel: ${served.length} static files, all from public/, with the security headers`);
+reportFunctionWeight(functions);
 console.log('check:vercel: OK');
+
+/**
+ * With a database: the build applied every migration to it, and the build command run again (as the
+ * next build of the branch would) applies nothing and changes no table. Without: the build said it
+ * skipped. Failures are collected like the others.
+ */
+async function checkSchemaOnDeploy(log: string, databaseUrl: string | null): Promise<void> {
+  const migrations = readdirSync(join(projectRoot, 'migrations')).filter((file) => file.endsWith('.sql'));
+  if (!databaseUrl) {
+    if (!/no DATABASE_URL .*skipping/.test(log))
+      failures.push('a build without DATABASE_URL did not say it skipped migrating');
+    else console.log('check:vercel: a build without DATABASE_URL skips migrating, with a message');
+    return;
+  }
+  const snapshot = async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const ledger = await client.query<{ name: string }>('select name from kysely_migration order by name');
+      const columns = await client.query<{ c: string }>(
+        "select count(*)::text as c from information_schema.columns where table_schema = 'public'",
+      );
+      return { ledger: ledger.rows.map((row) => row.name), columns: columns.rows[0]?.c ?? '0' };
+    } catch (error) {
+      return { ledger: [], columns: `unreadable: ${String(error)}` };
+    } finally {
+      await client.end();
+    }
+  };
+  const first = await snapshot();
+  if (first.ledger.length !== migrations.length) {
+    failures.push(
+      `vercel build applied ${first.ledger.length} of ${migrations.length} migrations to its database`,
+    );
+    return;
+  }
+  const { buildCommand } = JSON.parse(readFileSync(join(projectRoot, 'vercel.json'), 'utf8')) as {
+    buildCommand: string;
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    VERCEL: '1',
+    NO_ENV_FILES: '1',
+    DATABASE_URL: databaseUrl,
+  };
+  for (const name of DATABASE_VARIABLES.slice(1)) delete env[name];
+  const again = spawnSync('sh', ['-c', buildCommand], { cwd: projectRoot, encoding: 'utf8', env });
+  const second = await snapshot();
+  if (again.status !== 0 || !/already up to date/.test(again.stdout)) {
+    failures.push(
+      `the build command run again did not find the database up to date: ${again.stdout}${again.stderr}`,
+    );
+  } else if (JSON.stringify(second) !== JSON.stringify(first)) {
+    failures.push('the build command run again changed the database');
+  } else {
+    console.log(
+      `check:vercel: vercel build migrated its own (scratch) database: ${migrations.length} migrations, ${first.columns} columns; the build command again changed nothing`,
+    );
+  }
+}
+
+/** Bundle size per function, and the cold import of its module against a bare function's, in fresh processes. */
+function reportFunctionWeight(built: readonly string[]): void {
+  const size = (dir: string): number =>
+    readdirSync(dir).reduce((total, name) => {
+      const path = join(dir, name);
+      const stat = statSync(path);
+      return total + (stat.isDirectory() ? size(path) : stat.size);
+    }, 0);
+  const bareDir = mkdtempSync(join(tmpdir(), 'heir-bare-'));
+  const bare = join(bareDir, 'bare.mjs');
+  writeFileSync(bare, "export function GET() { return new Response('ok'); }\n");
+  /** Median over a few fresh processes: the whole process (start + import) and the import alone, in ms. */
+  const coldStart = (file: string) => {
+    const runs: { total: number; load: number }[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const started = performance.now();
+      const result = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          'const t = performance.now(); await import(process.argv[1]); console.log(performance.now() - t);',
+          file,
+        ],
+        { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+      );
+      if (result.status !== 0) throw new Error(`importing ${file} failed: ${result.stderr}`);
+      runs.push({ total: performance.now() - started, load: Number(result.stdout.trim()) });
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+    return { total: median(runs.map((r) => r.total)), load: median(runs.map((r) => r.load)) };
+  };
+  try {
+    const baseline = coldStart(bare);
+    console.log(
+      `check:vercel: a bare function starts in ${baseline.total.toFixed(0)} ms (import ${baseline.load.toFixed(1)} ms); goal for ours: at most 2× the start`,
+    );
+    for (const name of built) {
+      const dir = join(output, 'functions', `${name.slice(1)}.func`);
+      const config = JSON.parse(readFileSync(join(dir, '.vc-config.json'), 'utf8')) as { handler: string };
+      const cold = coldStart(join(dir, config.handler));
+      const ratio = cold.total / baseline.total;
+      console.log(
+        `check:vercel: ${name.slice(1)}: bundle ${(size(dir) / 1024 / 1024).toFixed(1)} MB, cold start ${cold.total.toFixed(0)} ms (import ${cold.load.toFixed(0)} ms) = ${ratio.toFixed(1)}× bare${ratio <= 2 ? '' : ' (above the 2× goal)'}`,
+      );
+    }
+  } finally {
+    rmSync(bareDir, { recursive: true, force: true });
+  }
+}

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { type Duplex, Readable } from 'node:stream';
+import { loadEnvFiles } from './load-env.js';
 import {
   createVercelRouter,
   FETCH_FORBIDDEN_METHODS,
@@ -18,12 +19,24 @@ import {
   withRouteHeaders,
 } from './vercel-local.js';
 
-const port = Number(process.env.PORT ?? 3000);
-process.env.DATA_DIR ??= './.data';
-process.env.APP_URL ??= `http://localhost:${port}`;
+const envFiles = loadEnvFiles();
+if (envFiles.length > 0) console.log(`Read ${envFiles.join(' and ')} (variables already set win)`);
+const port = Number(process.env.PORT || 3000);
+const dataDir = process.env.DATA_DIR || './.data';
+process.env.DATA_DIR = dataDir;
+process.env.APP_URL ||= `http://localhost:${port}`;
 let generatedAdminKey: string | null = null;
 if (!process.env.ADMIN_KEY) {
-  generatedAdminKey = `adm_${randomBytes(24).toString('base64url')}`;
+  // Kept beside the dev database (like the signing key), so the key in a terminal survives a restart.
+  const file = dataDir === 'memory' ? null : join(dataDir, 'admin-key');
+  generatedAdminKey =
+    file && existsSync(file)
+      ? readFileSync(file, 'utf8').trim()
+      : `adm_${randomBytes(24).toString('base64url')}`;
+  if (file && !existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${generatedAdminKey}\n`, { mode: 0o600 });
+  }
   process.env.ADMIN_KEY = generatedAdminKey;
 }
 if (!process.env.JWT_PRIVATE_KEYS && process.env.DATA_DIR !== 'memory') {
@@ -36,7 +49,7 @@ if (!process.env.JWT_PRIVATE_KEYS && process.env.DATA_DIR !== 'memory') {
   }
   process.env.JWT_PRIVATE_KEYS = readFileSync(file, 'utf8');
 }
-if (process.env.REDIS_URL && !process.env.UPSTASH_REDIS_REST_URL) {
+if (process.env.REDIS_URL && !process.env.UPSTASH_REDIS_REST_URL && !process.env.KV_REST_API_URL) {
   const { startUpstashBridge } = await import('../tests/support/upstash-bridge.js');
   const token = randomBytes(16).toString('hex');
   const bridge = await startUpstashBridge({ redisUrl: process.env.REDIS_URL, token });
@@ -47,12 +60,25 @@ if (process.env.REDIS_URL && !process.env.UPSTASH_REDIS_REST_URL) {
 const { ConfigError, loadConfig } = await import('../lib/config.js');
 const { getDefaultApp } = await import('../lib/app.js');
 const { migrate } = await import('../lib/db/migrate.js');
+let config: ReturnType<typeof loadConfig>;
 try {
-  loadConfig();
+  config = loadConfig();
 } catch (error) {
   console.error(error instanceof ConfigError ? error.message : error);
   process.exit(1);
 }
+if (config.database.kind === 'pglite') {
+  // Creating PGlite's data folder takes 20–60 s the first time; say so instead of sitting silent.
+  const dir = config.database.dataDir;
+  console.log(
+    dir === null
+      ? 'Starting the embedded in-memory database (DATA_DIR=memory: nothing is kept)…'
+      : existsSync(join(dir, 'PG_VERSION'))
+        ? `Opening the embedded database in ${dir}…`
+        : `Creating the embedded database in ${dir} (first run only; this takes up to a minute)…`,
+  );
+}
+const started = performance.now();
 const app = await getDefaultApp();
 if (app.database.kind !== 'pglite') await migrate(app.database);
 
@@ -140,12 +166,13 @@ server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
   writeRaw(socket, bareProblem('invalid_request')).catch(() => socket.destroy());
 });
 server.listen(port, () => {
-  const mode = `${app.database.kind} database, ${app.limiter.kind} rate limiter`;
+  const mode = `${app.database.kind} database, ${app.limiter.kind} rate limiter, ready in ${((performance.now() - started) / 1000).toFixed(1)} s`;
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port; // PORT=0: a free port
   console.log(`HEIR Auth listening on http://localhost:${bound} (${mode})`);
   if (generatedAdminKey) {
-    console.log(`Admin key for this run (set ADMIN_KEY to choose your own): ${generatedAdminKey}`);
+    const kept = dataDir === 'memory' ? '' : ` (kept in ${join(dataDir, 'admin-key')})`;
+    console.log(`Admin key${kept}; set ADMIN_KEY to choose your own: ${generatedAdminKey}`);
   }
   console.log(`Try: curl -s http://localhost:${bound}/v1/tenants -H "x-admin-key: $ADMIN_KEY"`);
 });

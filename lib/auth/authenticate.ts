@@ -27,6 +27,11 @@ export async function authenticate(
     }
     case 'bearer_token':
       return authenticatePerson(app, credential.token);
+    case 'empty_bearer':
+      throw new AuthenticationError(
+        'invalid_token',
+        'The Authorization header says Bearer but carries no token: send "Authorization: Bearer <token>".',
+      );
     case 'unsupported_scheme':
       throw new AuthenticationError('invalid_token', 'Only the Bearer authorization scheme is supported.');
   }

@@ -7,7 +7,9 @@ export type PresentedCredential =
   | { readonly kind: 'api_key'; readonly secret: string }
   | { readonly kind: 'bearer_token'; readonly token: string }
   /** An Authorization header with a scheme we do not speak (Basic, Digest …). */
-  | { readonly kind: 'unsupported_scheme' };
+  | { readonly kind: 'unsupported_scheme' }
+  /** `Authorization: Bearer` with nothing after it (an unset shell variable, typically). */
+  | { readonly kind: 'empty_bearer' };
 
 /**
  * Query parameter names that carry credentials in the wild; never accepted (URLs are logged).
@@ -64,7 +66,8 @@ export function extractCredential(headers: Headers): PresentedCredential | null 
   const authorization = headers.get('authorization');
   if (authorization !== null) {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization.trim());
-    if (!match?.[1]) found.push({ kind: 'unsupported_scheme' });
+    if (/^Bearer$/i.test(authorization.trim())) found.push({ kind: 'empty_bearer' });
+    else if (!match?.[1]) found.push({ kind: 'unsupported_scheme' });
     else if (match[1].startsWith('heir_')) found.push({ kind: 'api_key', secret: match[1] });
     else found.push({ kind: 'bearer_token', token: match[1] });
   }

@@ -1,5 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
-import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
+import { attachDatabasePool } from '@vercel/functions';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -11,9 +10,7 @@ import {
   type PostgresPoolClient,
   type TransactionSettings,
 } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
-import pg from 'pg';
-import ws from 'ws';
+import type pg from 'pg';
 import type { Config } from '../config.js';
 import { DatabaseUnavailableError } from './errors.js';
 import type { Database } from './tables.js';
@@ -38,6 +35,10 @@ export interface DatabaseHandle {
 export async function openDatabase(config: Config['database']): Promise<DatabaseHandle> {
   switch (config.kind) {
     case 'pglite': {
+      // Loaded only in embedded mode: Vercel functions never import PGlite (17 MB, excluded from
+      // their bundles in vercel.json), so a cold start does not pay for it.
+      const { PGlite } = await import('@electric-sql/pglite');
+      const { PGliteDialect } = await import('kysely-pglite-dialect');
       const pglite = config.dataDir ? new PGlite(config.dataDir) : new PGlite();
       await pglite.waitReady;
       const db: Db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
@@ -50,12 +51,17 @@ export async function openDatabase(config: Config['database']): Promise<Database
         close: () => db.destroy(),
       };
     }
+    // Each driver is imported only in the mode that uses it: a cold start on Neon loads neither
+    // node-postgres nor PGlite.
     case 'pg': {
+      const { default: pg } = await import('pg');
       const timeouts = config.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
       const pool = new pg.Pool({ connectionString: config.url, ...poolOptions(timeouts) });
       return poolHandle('pg', pool, timeouts);
     }
     case 'neon': {
+      const { Pool: NeonPool, neonConfig } = await import('@neondatabase/serverless');
+      const { default: ws } = await import('ws');
       // Node 20 has no global WebSocket; Vercel's Node 24 does, but `ws` works on both.
       neonConfig.webSocketConstructor = ws;
       if (config.wsProxy) {
@@ -96,6 +102,7 @@ interface QueryPool {
   connect(): Promise<QueryPoolClient>;
   query(config: { text: string; query_timeout?: number }): Promise<unknown>;
   end(): Promise<void>;
+  readonly ended: boolean;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
@@ -111,6 +118,9 @@ function poolHandle(kind: 'pg' | 'neon', pool: QueryPool, timeouts: DatabaseTime
   // proxy restart) makes the pool emit 'error'; with no listener that crashes the whole process. The
   // pool has already discarded that client and the next query opens a fresh one, so nothing to do.
   pool.on('error', () => {});
+  // Vercel's guidance for Fluid compute: keep the instance alive until idle connections are closed,
+  // instead of leaking them when the instance is suspended. A no-op outside Vercel's runtime.
+  attachDatabasePool(pool as unknown as pg.Pool);
   const db: Db = new Kysely<Database>({
     dialect: new BoundedPostgresDialect(guardedPool(pool), transactionSettings(timeouts)),
   });
@@ -122,7 +132,12 @@ function poolHandle(kind: 'pg' | 'neon', pool: QueryPool, timeouts: DatabaseTime
     exec: async (script) => {
       await pool.query({ text: script, query_timeout: SCRIPT_TIMEOUT_MS });
     },
-    close: () => db.destroy(),
+    // Kysely ends the pool only if it ever used it; `exec` alone does not, and an open client keeps
+    // a script (db:migrate) alive until the pool's idle timeout.
+    close: async () => {
+      await db.destroy();
+      if (!pool.ended) await pool.end();
+    },
   };
 }
 

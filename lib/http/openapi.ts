@@ -36,6 +36,24 @@ function security(endpoint: Endpoint): ZodOpenApiOperationObject['security'] {
   return options;
 }
 
+/**
+ * A stable, camelCase operationId from the method and path alone, so SDK generators name methods
+ * the same way in every release: `GET /v1/tenants/{tenantId}/team-members` →
+ * `getTenantsByTenantIdTeamMembers`. `/v1` and `/api` add nothing to a name; a parameter reads `By…`.
+ */
+export function operationId(endpoint: Pick<Endpoint, 'method' | 'path'>): string {
+  const words = endpoint.path
+    .split('/')
+    .filter((segment) => segment !== '' && segment !== 'v1' && segment !== 'api')
+    .flatMap((segment) => {
+      const param = /^\{(\w+)\}$/.exec(segment)?.[1];
+      return param ? ['by', param] : segment.split(/[^A-Za-z0-9]+/);
+    })
+    .filter((word) => word !== '');
+  const capitalised = words.map((word) => word.charAt(0).toUpperCase() + word.slice(1));
+  return `${endpoint.method.toLowerCase()}${capitalised.join('')}`;
+}
+
 function operation(endpoint: Endpoint): ZodOpenApiOperationObject {
   const responses: Record<`${1 | 2 | 3 | 4 | 5}${string}`, ZodOpenApiResponseObject> = {
     [String(endpoint.response.status)]: {
@@ -57,6 +75,7 @@ function operation(endpoint: Endpoint): ZodOpenApiOperationObject {
   for (const status of endpoint.errors ?? [])
     responses[`${status}` as `${4 | 5}${string}`] ??= problem('See the error code');
   return {
+    operationId: operationId(endpoint),
     summary: endpoint.summary,
     tags: [...endpoint.tags],
     security: security(endpoint),

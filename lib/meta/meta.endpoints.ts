@@ -59,7 +59,8 @@ export function openApiEndpoint(registry: () => readonly Endpoint[]) {
     tags: ['Service'],
     auth: 'none',
     response: { status: 200, description: 'The OpenAPI document' },
-    handler: async () => buildOpenApiDocument(registry()),
+    // The deployment's own URL (APP_URL, derived per environment on Vercel): SDKs call where they read.
+    handler: async (ctx) => buildOpenApiDocument(registry(), ctx.app.config.appUrl),
   });
 }
 

@@ -43,6 +43,7 @@ async function liveColumns(db: Db): Promise<LiveColumn[]> {
     from information_schema.columns c
     join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
     where c.table_schema = 'public' and t.table_type = 'BASE TABLE'
+      and c.table_name not like 'kysely\_%'
     order by c.table_name, c.ordinal_position`.execute(db);
   return rows;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { allEndpoints } from '../../lib/endpoints.js';
+import { operationId } from '../../lib/http/openapi.js';
 import { call } from '../support/client.js';
 import { forEachBackend } from '../support/harness.js';
 
@@ -36,5 +37,23 @@ forEachBackend('OpenAPI document', (ctx) => {
     );
     assert.ok(doc.components.schemas.Problem);
     assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['adminKey', 'apiKey', 'bearerJwt']);
+  });
+
+  it('names every operation (a unique, camelCase operationId) and the server it is served from', async () => {
+    const { body: doc } = await call(ctx.app, 'GET', '/api/openapi.json');
+    const ids: string[] = [];
+    for (const endpoint of allEndpoints()) {
+      const id = doc.paths[endpoint.path][endpoint.method.toLowerCase()].operationId;
+      assert.match(id, /^[a-z][A-Za-z0-9]*$/, `${endpoint.method} ${endpoint.path}`);
+      ids.push(id);
+    }
+    assert.equal(new Set(ids).size, ids.length, `operationIds are unique: ${ids.join(', ')}`);
+    assert.equal(
+      operationId({ method: 'GET', path: '/v1/tenants/{tenantId}/team-members' }),
+      'getTenantsByTenantIdTeamMembers',
+    );
+    assert.equal(operationId({ method: 'POST', path: '/v1/auth/set-password' }), 'postAuthSetPassword');
+    assert.equal(operationId({ method: 'GET', path: '/.well-known/jwks.json' }), 'getWellKnownJwksJson');
+    assert.deepEqual(doc.servers, [{ url: ctx.app.config.appUrl }]);
   });
 });

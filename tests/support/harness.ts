@@ -1,6 +1,6 @@
 import { after, before, describe } from 'node:test';
 import type { App, AppOptions } from '../../lib/app.js';
-import { testBackends } from './backends.js';
+import { missingBackends, testBackends } from './backends.js';
 
 export interface BackendContext {
   /** The app of the current backend (available inside tests and hooks). */
@@ -29,5 +29,8 @@ export function forEachBackend(
         },
       });
     });
+  }
+  for (const missing of missingBackends()) {
+    describe(`${title} [${missing.name}]`, { skip: missing.reason }, () => {});
   }
 }
