@@ -1,7 +1,9 @@
 import { createHash, randomInt } from 'node:crypto';
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 import bcrypt from 'bcryptjs';
 import { z } from 'zod';
+
+const require = createRequire(import.meta.url);
 
 /**
  * Passwords are NFKC-normalised, then pre-hashed with SHA-256 (base64, 44 bytes) before bcrypt:
@@ -64,7 +66,13 @@ let common: Set<string> | undefined;
 
 /** The most common passwords (zxcvbn-ts's list), compared case-insensitively. */
 export function isCommonPassword(password: string): boolean {
-  common ??= new Set(dictionary['passwords-common'].map((entry) => entry.toLowerCase()));
+  // Loaded on first use, not at cold start (a 300 KB list that only password changes need); the
+  // package ships CommonJS, so a synchronous require keeps this check usable inside zod refinements.
+  common ??= new Set(
+    (require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common')).dictionary[
+      'passwords-common'
+    ].map((entry) => entry.toLowerCase()),
+  );
   return common.has(password.normalize('NFKC').toLowerCase());
 }
 

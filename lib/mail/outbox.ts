@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
 
@@ -59,14 +59,26 @@ export function createMailer(
       },
     };
   }
-  const transport = nodemailer.createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS, ...timeouts });
+  // nodemailer is loaded on the first delivery, not at cold start: most requests send no mail.
+  let transport: Promise<Transporter> | undefined;
+  const transporter = () => {
+    transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS, ...timeouts }),
+    );
+    return transport;
+  };
   return {
     enabled: true,
     async deliver(db, id, at) {
       const mail = await db.selectFrom('mail_outbox').selectAll().where('id', '=', id).executeTakeFirst();
       if (!mail || mail.sent_at) return;
       try {
-        await transport.sendMail({ from, to: mail.to_address, subject: mail.subject, text: mail.body });
+        await (await transporter()).sendMail({
+          from,
+          to: mail.to_address,
+          subject: mail.subject,
+          text: mail.body,
+        });
         await db
           .updateTable('mail_outbox')
           .set((eb) => ({ sent_at: at(), body: '', attempts: eb('attempts', '+', 1), last_error: null }))

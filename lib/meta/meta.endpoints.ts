@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { defineEndpoint, type Endpoint, Reply } from '../http/endpoint.js';
-import { buildOpenApiDocument } from '../http/openapi.js';
 
 /**
  * A probe must answer even when a dependency hangs: a check that has not answered by then counts as
@@ -60,7 +59,11 @@ export function openApiEndpoint(registry: () => readonly Endpoint[]) {
     auth: 'none',
     response: { status: 200, description: 'The OpenAPI document' },
     // The deployment's own URL (APP_URL, derived per environment on Vercel): SDKs call where they read.
-    handler: async (ctx) => buildOpenApiDocument(registry(), ctx.app.config.appUrl),
+    // zod-openapi is loaded on the first request for the document, not at every function's cold start.
+    handler: async (ctx) => {
+      const { buildOpenApiDocument } = await import('../http/openapi.js');
+      return buildOpenApiDocument(registry(), ctx.app.config.appUrl);
+    },
   });
 }
 
