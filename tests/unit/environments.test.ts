@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Config, ConfigError, loadConfig } from '../../lib/config.js';
+import { DEFAULT_DATABASE_TIMEOUTS } from '../../lib/db/timeouts.js';
 import { AuthenticationError } from '../../lib/errors.js';
 import { signAccessToken, type TokenSettings, verifyAccessToken } from '../../lib/identity/access-token.js';
 import { generateSigningJwk, loadSigningKeys } from '../../lib/identity/signing-keys.js';
+import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from '../../lib/ratelimit/limiter.js';
 
 const ADMIN = 'a'.repeat(32);
 const services = {
@@ -162,6 +164,7 @@ describe('Vercel Marketplace variable names', () => {
       url: 'https://kv-1.upstash.io',
       token: 'kv',
       prefix: 'heir',
+      timeoutMs: DEFAULT_RATE_LIMIT_TIMEOUT_MS,
     });
     assert.match(
       failure({ ...rest, KV_REST_API_URL: 'not a url', KV_REST_API_TOKEN: 'kv' }),
@@ -180,8 +183,9 @@ describe('Vercel Marketplace variable names', () => {
     const pooled = 'postgresql://app:pw@ep-cool-1234-pooler.us-east-1.aws.neon.tech/neondb?sslmode=require';
     const direct = 'postgresql://app:pw@ep-cool-1234.us-east-1.aws.neon.tech/neondb?sslmode=require';
     const neon = loadConfig({ ...production, DATABASE_URL: pooled, DATABASE_URL_UNPOOLED: direct });
-    assert.deepEqual(neon.database, { kind: 'neon', url: pooled, wsProxy: null });
-    assert.deepEqual(neon.migrationDatabase, { kind: 'neon', url: direct, wsProxy: null });
+    const timeouts = DEFAULT_DATABASE_TIMEOUTS;
+    assert.deepEqual(neon.database, { kind: 'neon', url: pooled, wsProxy: null, timeouts });
+    assert.deepEqual(neon.migrationDatabase, { kind: 'neon', url: direct, wsProxy: null, timeouts });
 
     const { DATABASE_URL: _d, ...rest } = production;
     const vercelNames = loadConfig({ ...rest, POSTGRES_URL: pooled, POSTGRES_URL_NON_POOLING: direct });
