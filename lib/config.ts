@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db/timeouts.js';
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from './ratelimit/limiter.js';
+import { dataKeysError, FIRS_OAUTH_TIMEOUT_MS } from './resources/settings-config.js';
 
 /**
  * The environment, parsed once with zod. The run mode follows from it alone:
@@ -70,6 +71,14 @@ const envSchema = z
       .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
       .optional(),
     MAIL_FROM: z.string().min(3).default('HEIR Auth <no-reply@heir.local>'),
+    // Tenant resources: encryption at rest and the FIRS OAuth client (lib/resources/settings-config.ts).
+    DATA_ENCRYPTION_KEY: commaList.refine((keys) => dataKeysError(keys) === null, {
+      message: 'must be base64 of 32 bytes (comma-separated to allow rotation)',
+    }),
+    FIRS_OAUTH_TOKEN_URL: z.url().optional(),
+    FIRS_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    FIRS_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    FIRS_OAUTH_TIMEOUT_MS: milliseconds(FIRS_OAUTH_TIMEOUT_MS),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
@@ -88,6 +97,9 @@ const envSchema = z
       }
       if (!env.JWT_PRIVATE_KEYS) {
         ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEYS'], message: 'is required on Vercel' });
+      }
+      if (env.DATA_ENCRYPTION_KEY.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['DATA_ENCRYPTION_KEY'], message: 'is required on Vercel' });
       }
     }
   });
@@ -127,6 +139,15 @@ export interface Config {
   };
   readonly bcryptCost: number;
   readonly mail: { readonly smtpUrl: string | null; readonly from: string };
+  /** Base64 keys for encryption at rest (the first encrypts); empty → an ephemeral key (not on Vercel). */
+  readonly dataEncryptionKeys: readonly string[];
+  /** The FIRS OAuth token endpoint and client; null when FIRS_OAUTH_TOKEN_URL is unset. */
+  readonly firsOAuth: {
+    readonly tokenUrl: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly timeoutMs: number;
+  } | null;
 }
 
 /** Thrown with one line naming the offending setting; start-up stops on it. */
@@ -183,5 +204,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     bcryptCost: env.BCRYPT_COST,
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
+    dataEncryptionKeys: env.DATA_ENCRYPTION_KEY,
+    firsOAuth: env.FIRS_OAUTH_TOKEN_URL
+      ? {
+          tokenUrl: env.FIRS_OAUTH_TOKEN_URL,
+          clientId: env.FIRS_OAUTH_CLIENT_ID ?? '',
+          clientSecret: env.FIRS_OAUTH_CLIENT_SECRET ?? '',
+          timeoutMs: env.FIRS_OAUTH_TIMEOUT_MS,
+        }
+      : null,
   };
 }
