@@ -3,6 +3,8 @@ import type { Endpoint } from './http/endpoint.js';
 import { authEndpoints } from './identity/auth.endpoints.js';
 import { apiKeyEndpoints, tenantKeyEndpoints } from './keys/api-keys.endpoints.js';
 import { metaEndpoints } from './meta/meta.endpoints.js';
+import { invoiceEndpoints } from './resources/invoices.endpoints.js';
+import { settingsEndpoints } from './resources/settings.endpoints.js';
 import { teamEndpoints } from './tenants/team.endpoints.js';
 import { tenantEndpoints } from './tenants/tenants.endpoints.js';
 
@@ -30,7 +32,15 @@ export const functionManifest = {
   },
   'api/v1/core.ts': {
     prefixes: ['/v1'],
-    families: () => [tenantEndpoints, teamEndpoints, auditEndpoints, tenantKeyEndpoints, apiKeyEndpoints],
+    families: () => [
+      tenantEndpoints,
+      teamEndpoints,
+      auditEndpoints,
+      tenantKeyEndpoints,
+      apiKeyEndpoints,
+      settingsEndpoints,
+      invoiceEndpoints,
+    ],
   },
 } as const satisfies Record<string, FunctionSpec>;
 
