@@ -3,8 +3,11 @@ import type { Endpoint } from './http/endpoint.js';
 import { authEndpoints } from './identity/auth.endpoints.js';
 import { apiKeyEndpoints, tenantKeyEndpoints } from './keys/api-keys.endpoints.js';
 import { metaEndpoints } from './meta/meta.endpoints.js';
+import { contractEndpoints } from './resources/contracts.endpoints.js';
+import { embedEndpoints } from './resources/embed.endpoints.js';
 import { invoiceEndpoints } from './resources/invoices.endpoints.js';
 import { settingsEndpoints } from './resources/settings.endpoints.js';
+import { webhookEndpoints } from './resources/webhooks.endpoints.js';
 import { teamEndpoints } from './tenants/team.endpoints.js';
 import { tenantEndpoints } from './tenants/tenants.endpoints.js';
 
@@ -40,6 +43,9 @@ export const functionManifest = {
       apiKeyEndpoints,
       settingsEndpoints,
       invoiceEndpoints,
+      contractEndpoints,
+      webhookEndpoints,
+      embedEndpoints,
     ],
   },
 } as const satisfies Record<string, FunctionSpec>;
