@@ -6,6 +6,7 @@ import { metaEndpoints } from './meta/meta.endpoints.js';
 import { adminResourceEndpoints } from './resources/admin-resources.endpoints.js';
 import { contractEndpoints } from './resources/contracts.endpoints.js';
 import { embedEndpoints } from './resources/embed.endpoints.js';
+import { firsOAuthEndpoints } from './resources/firs-oauth.endpoints.js';
 import { invoiceEndpoints } from './resources/invoices.endpoints.js';
 import { settingsEndpoints } from './resources/settings.endpoints.js';
 import { webhookEndpoints } from './resources/webhooks.endpoints.js';
@@ -32,7 +33,7 @@ export const functionManifest = {
   },
   'api/v1/auth.ts': {
     prefixes: ['/v1/auth'],
-    families: () => [authEndpoints],
+    families: () => [authEndpoints, firsOAuthEndpoints],
   },
   'api/v1/core.ts': {
     prefixes: ['/v1'],

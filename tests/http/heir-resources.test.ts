@@ -171,7 +171,10 @@ forEachBackend(
       const res = await call(ctx.app, 'POST', '/v1/embed/sessions', { headers: t.headers });
       assert.equal(res.status, 201, res.text);
       const now = clock.now();
-      assert.equal(Date.parse(res.body.expires_at) - Math.floor(now.getTime() / 1000) * 1000, 600_000);
+      const payload = JSON.parse(Buffer.from(res.body.token.split('.')[1], 'base64url').toString());
+      assert.equal(payload.exp - payload.iat, 600);
+      assert.equal(Date.parse(res.body.expires_at), payload.exp * 1000);
+      assert.ok(payload.iat * 1000 <= now.getTime());
       assert.deepEqual(await verifyEmbedToken(ctx.app.tokens, res.body.token, now), {
         tenantId: t.tenantId,
         keyId: t.keyId,
