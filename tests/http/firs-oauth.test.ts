@@ -16,7 +16,7 @@ const clock = testClock();
 const received: { form: URLSearchParams; authorization: string | undefined }[] = [];
 const hanging = new Set<ServerResponse>();
 
-function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
+function answer(req: IncomingMessage, res: ServerResponse, body: string): unknown {
   const form = new URLSearchParams(body);
   received.push({ form, authorization: req.headers.authorization });
   const json = (status: number, value: unknown) => {
