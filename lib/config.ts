@@ -88,6 +88,13 @@ const envSchema = z
         message: 'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together',
       });
     }
+    if (env.FIRS_OAUTH_TOKEN_URL && !(env.FIRS_OAUTH_CLIENT_ID && env.FIRS_OAUTH_CLIENT_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.FIRS_OAUTH_CLIENT_ID ? 'FIRS_OAUTH_CLIENT_SECRET' : 'FIRS_OAUTH_CLIENT_ID'],
+        message: 'is required with FIRS_OAUTH_TOKEN_URL',
+      });
+    }
     if (env.VERCEL_ENV && env.VERCEL_ENV !== 'development') {
       if (!env.DATABASE_URL) {
         ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required on Vercel' });
@@ -209,7 +216,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       ? {
           tokenUrl: env.FIRS_OAUTH_TOKEN_URL,
           clientId: env.FIRS_OAUTH_CLIENT_ID ?? '',
-          clientSecret: env.FIRS_OAUTH_CLIENT_SECRET ?? '',
+          clientSecret: env.FIRS_OAUTH_CLIENT_SECRET ?? '', // both required with the URL (above)
           timeoutMs: env.FIRS_OAUTH_TIMEOUT_MS,
         }
       : null,

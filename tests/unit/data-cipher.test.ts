@@ -86,4 +86,24 @@ describe('encryption at rest (AES-256-GCM)', () => {
     assert.throws(() => loadConfig(vercel), /DATA_ENCRYPTION_KEY is required on Vercel/);
     assert.equal(loadConfig({ ...vercel, DATA_ENCRYPTION_KEY: good[0] ?? '' }).production, true);
   });
+
+  it('FIRS OAuth settings: the token URL needs the client id and secret', () => {
+    assert.equal(loadConfig({ ADMIN_KEY: ADMIN }).firsOAuth, null);
+    assert.throws(
+      () => loadConfig({ ADMIN_KEY: ADMIN, FIRS_OAUTH_TOKEN_URL: 'https://firs.example/token' }),
+      /FIRS_OAUTH_CLIENT_ID is required with FIRS_OAUTH_TOKEN_URL/,
+    );
+    const config = loadConfig({
+      ADMIN_KEY: ADMIN,
+      FIRS_OAUTH_TOKEN_URL: 'https://firs.example/token',
+      FIRS_OAUTH_CLIENT_ID: 'id',
+      FIRS_OAUTH_CLIENT_SECRET: 'secret',
+    });
+    assert.deepEqual(config.firsOAuth, {
+      tokenUrl: 'https://firs.example/token',
+      clientId: 'id',
+      clientSecret: 'secret',
+      timeoutMs: 5000,
+    });
+  });
 });
