@@ -1,4 +1,5 @@
 import { type Config, loadConfig } from './config.js';
+import { createDataCipher, type DataCipher, ephemeralDataKey, parseDataKeys } from './crypto/data-cipher.js';
 import { type DatabaseHandle, type Db, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { TokenSettings } from './identity/access-token.js';
@@ -18,6 +19,8 @@ export interface App {
   readonly log: Logger;
   readonly tokens: TokenSettings;
   readonly mailer: Mailer;
+  /** Encryption at rest for secrets the service reads back (lib/crypto/data-cipher.ts). */
+  readonly cipher: DataCipher;
   /** The clock every expiry and window is computed from (tests may move it). */
   now(): Date;
   /** Runs work after the response (Vercel's waitUntil in production); never on the hot path. */
@@ -52,6 +55,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const database = await openDatabase(config.database);
   if (options.migrate ?? config.database.kind === 'pglite') await migrate(database);
   const keys = await loadSigningKeys(config.jwt.privateKeys);
+  if (config.dataEncryptionKeys.length === 0) {
+    // lib/config.ts refuses this on Vercel; elsewhere secrets saved now are unreadable after a restart.
+    log.warn('DATA_ENCRYPTION_KEY is unset: secrets are encrypted under an ephemeral per-process key');
+  }
+  const dataKeys =
+    config.dataEncryptionKeys.length > 0 ? parseDataKeys(config.dataEncryptionKeys) : [ephemeralDataKey()];
   const pending = new Set<Promise<unknown>>();
   const settle = async () => {
     while (pending.size > 0) await Promise.allSettled([...pending]);
@@ -64,6 +73,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     tokens: { keys, issuer: config.jwt.issuer, audience: config.jwt.audience },
     mailer: createMailer(config.mail.smtpUrl, config.mail.from, log),
+    cipher: createDataCipher(dataKeys),
     now: options.now ?? (() => new Date()),
     defer:
       options.defer ??

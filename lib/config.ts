@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db/timeouts.js';
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from './ratelimit/limiter.js';
+import { dataKeysError, FIRS_OAUTH_TIMEOUT_MS } from './resources/settings-config.js';
 
 /**
  * The environment, parsed once with zod. The run mode follows from it alone:
@@ -86,6 +87,14 @@ const envSchema = z
       .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
       .optional(),
     MAIL_FROM: z.string().min(3).default('HEIR Auth <no-reply@heir.local>'),
+    // Tenant resources: encryption at rest and the FIRS OAuth client (lib/resources/settings-config.ts).
+    DATA_ENCRYPTION_KEY: commaList.refine((keys) => dataKeysError(keys) === null, {
+      message: 'must be base64 of 32 bytes (comma-separated to allow rotation)',
+    }),
+    FIRS_OAUTH_TOKEN_URL: z.url().optional(),
+    FIRS_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+    FIRS_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+    FIRS_OAUTH_TIMEOUT_MS: milliseconds(FIRS_OAUTH_TIMEOUT_MS),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.UPSTASH_REDIS_REST_URL) !== Boolean(env.UPSTASH_REDIS_REST_TOKEN)) {
@@ -93,6 +102,13 @@ const envSchema = z
         code: 'custom',
         path: [env.UPSTASH_REDIS_REST_URL ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL'],
         message: 'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together',
+      });
+    }
+    if (env.FIRS_OAUTH_TOKEN_URL && !(env.FIRS_OAUTH_CLIENT_ID && env.FIRS_OAUTH_CLIENT_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.FIRS_OAUTH_CLIENT_ID ? 'FIRS_OAUTH_CLIENT_SECRET' : 'FIRS_OAUTH_CLIENT_ID'],
+        message: 'is required with FIRS_OAUTH_TOKEN_URL',
       });
     }
     if (env.VERCEL_ENV && env.VERCEL_ENV !== 'development') {
@@ -111,6 +127,9 @@ const envSchema = z
           path: ['APP_URL'],
           message: `is required on Vercel when ${env.VERCEL_ENV === 'production' ? 'VERCEL_PROJECT_PRODUCTION_URL' : 'VERCEL_BRANCH_URL and VERCEL_URL'} are not exposed`,
         });
+      }
+      if (env.DATA_ENCRYPTION_KEY.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['DATA_ENCRYPTION_KEY'], message: 'is required on Vercel' });
       }
     }
     if (
@@ -220,6 +239,15 @@ export interface Config {
   };
   readonly bcryptCost: number;
   readonly mail: { readonly smtpUrl: string | null; readonly from: string };
+  /** Base64 keys for encryption at rest (the first encrypts); empty → an ephemeral key (not on Vercel). */
+  readonly dataEncryptionKeys: readonly string[];
+  /** The FIRS OAuth token endpoint and client; null when FIRS_OAUTH_TOKEN_URL is unset. */
+  readonly firsOAuth: {
+    readonly tokenUrl: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly timeoutMs: number;
+  } | null;
 }
 
 /** Thrown with one line naming the offending setting; start-up stops on it. */
@@ -293,5 +321,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     bcryptCost: env.BCRYPT_COST,
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
+    dataEncryptionKeys: env.DATA_ENCRYPTION_KEY,
+    firsOAuth: env.FIRS_OAUTH_TOKEN_URL
+      ? {
+          tokenUrl: env.FIRS_OAUTH_TOKEN_URL,
+          clientId: env.FIRS_OAUTH_CLIENT_ID ?? '',
+          clientSecret: env.FIRS_OAUTH_CLIENT_SECRET ?? '', // both required with the URL (above)
+          timeoutMs: env.FIRS_OAUTH_TIMEOUT_MS,
+        }
+      : null,
   };
 }

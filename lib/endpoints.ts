@@ -3,6 +3,13 @@ import type { Endpoint } from './http/endpoint.js';
 import { authEndpoints } from './identity/auth.endpoints.js';
 import { apiKeyEndpoints, tenantKeyEndpoints } from './keys/api-keys.endpoints.js';
 import { metaEndpoints } from './meta/meta.endpoints.js';
+import { adminResourceEndpoints } from './resources/admin-resources.endpoints.js';
+import { contractEndpoints } from './resources/contracts.endpoints.js';
+import { embedEndpoints } from './resources/embed.endpoints.js';
+import { firsOAuthEndpoints } from './resources/firs-oauth.endpoints.js';
+import { invoiceEndpoints } from './resources/invoices.endpoints.js';
+import { settingsEndpoints } from './resources/settings.endpoints.js';
+import { webhookEndpoints } from './resources/webhooks.endpoints.js';
 import { teamEndpoints } from './tenants/team.endpoints.js';
 import { tenantEndpoints } from './tenants/tenants.endpoints.js';
 
@@ -26,11 +33,23 @@ export const functionManifest = {
   },
   'api/v1/auth.ts': {
     prefixes: ['/v1/auth'],
-    families: () => [authEndpoints],
+    families: () => [authEndpoints, firsOAuthEndpoints],
   },
   'api/v1/core.ts': {
     prefixes: ['/v1'],
-    families: () => [tenantEndpoints, teamEndpoints, auditEndpoints, tenantKeyEndpoints, apiKeyEndpoints],
+    families: () => [
+      tenantEndpoints,
+      teamEndpoints,
+      auditEndpoints,
+      tenantKeyEndpoints,
+      apiKeyEndpoints,
+      settingsEndpoints,
+      invoiceEndpoints,
+      contractEndpoints,
+      webhookEndpoints,
+      embedEndpoints,
+      adminResourceEndpoints,
+    ],
   },
 } as const satisfies Record<string, FunctionSpec>;
 

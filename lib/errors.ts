@@ -113,10 +113,21 @@ export const errorCatalog = {
     title: 'Internal error',
     about: 'Something failed on our side; quote the request_id when reporting it.',
   },
+  upstream_error: {
+    status: 502,
+    title: 'Upstream error',
+    about:
+      'A service we called on your behalf (the FIRS token endpoint) refused the request or answered something unusable.',
+  },
   service_unavailable: {
     status: 503,
     title: 'Service unavailable',
     about: 'A dependency is down; retry after the Retry-After header.',
+  },
+  upstream_timeout: {
+    status: 504,
+    title: 'Upstream timeout',
+    about: 'A service we called on your behalf (the FIRS token endpoint) did not answer in time.',
   },
 } as const satisfies Record<string, { status: number; title: string; about: string }>;
 

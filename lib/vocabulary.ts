@@ -99,6 +99,8 @@ export const secretShapes = {
   },
   /** Refresh tokens: `rt_` + 43 base64url characters (32 random bytes). */
   refreshToken: { exact: /^rt_[\w-]{43}$/, anywhere: /\brt_[\w-]{32,}/g },
+  /** Webhook signing secrets: `whsec_` + 43 base64url characters (32 random bytes). */
+  webhookSecret: { exact: /^whsec_[\w-]{43}$/, anywhere: /whsec_[\w-]{16,}/g },
   /** Any JWS in compact form whose header and payload are JSON objects (`eyJ…`). */
   jwt: { exact: /^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]*$/, anywhere: /eyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]*/g },
 } as const;

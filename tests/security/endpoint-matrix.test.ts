@@ -157,14 +157,39 @@ forEachBackend(
         otherTenant: (await issue(b.tenantId)).key,
         suspended: (await issue(s.tenantId)).key,
       };
+      // Tenant A's resources, named by the paths that take a resource id (/v1/<family>/{id}).
+      const created = async (path: string, json: unknown) => {
+        const res = await send(ctx.app, 'POST', path, { headers: key(keys.full), json });
+        assert.ok(res.status < 300, res.text);
+        return res.body;
+      };
+      const invoice = { number: 'INV-1', issue_date: '2026-11-01', currency: 'NGN' };
+      resourceIds.invoices = (
+        await created('/v1/invoices', {
+          ...invoice,
+          lines: [{ description: 'x', quantity: 1, unit_price: 1 }],
+        })
+      ).id;
+      const contract = await created('/v1/contracts', {
+        title: 'T',
+        template: 't',
+        parties: [{ name: 'P' }],
+      });
+      resourceIds.contracts = contract.id;
+      resourceIds.vaults = contract.vault_id;
+      resourceIds.webhooks = (
+        await created('/v1/webhooks', { url: 'https://93.184.216.34/h', events: ['*'] })
+      ).id;
     });
+    const resourceIds: Record<string, string> = {};
 
     /** Real ids of tenant A for every named path parameter, so a missing check would act on them. */
-    const realIds = () => ({
+    const realIds = (endpoint: Endpoint) => ({
       tenantId: a.tenantId,
       memberId: a.member.id,
-      id: keys.fullId,
+      id: resourceIds[endpoint.path.split('/')[2] ?? ''] ?? keys.fullId,
       keyId: keys.fullId,
+      category: 'currencies',
     });
     const key = (secret: string) => ({ 'x-api-key': secret });
 
@@ -195,7 +220,11 @@ forEachBackend(
       describe(name(endpoint), () => {
         it('the credential it declares gets through authentication and authorisation', async () => {
           // The control for every refusal below: the same request, with the right credential, passes.
-          const headers = auth.admin ? asAdmin : bearer((await newLogin(ctx.app, a.owner.email)).accessToken);
+          const headers = auth.admin
+            ? asAdmin
+            : auth.person
+              ? bearer((await newLogin(ctx.app, a.owner.email)).accessToken)
+              : key(keys.full);
           const res = await hit(endpoint, headers, { tenantId: a.tenantId });
           assert.ok(![401, 403].includes(res.status), res.text);
           assert.ok(!AUTH_REFUSALS.has(res.body?.code), res.text);
@@ -237,7 +266,7 @@ forEachBackend(
         });
 
         it('a credential in the query string → 400 credentials_in_url, even beside a valid header', async () => {
-          const headers = auth.admin ? asAdmin : await a.owner.auth();
+          const headers = auth.admin ? asAdmin : auth.person ? await a.owner.auth() : key(keys.full);
           const value = secretLike('in-url');
           const params = [
             'api_key',
@@ -286,7 +315,7 @@ forEachBackend(
 
         if (!auth.admin) {
           it('the admin key (not declared) → 403 forbidden', async () => {
-            const res = await hit(endpoint, asAdmin, { tenantId: a.tenantId });
+            const res = await hit(endpoint, asAdmin, realIds(endpoint));
             expectProblem(res, 403, 'forbidden', [asAdmin['x-admin-key']]);
           });
         }
@@ -294,7 +323,7 @@ forEachBackend(
         if (!auth.person) {
           it("a person's valid token (not declared) → 403 forbidden", async () => {
             const token = await a.owner.token();
-            const res = await hit(endpoint, bearer(token), { tenantId: a.tenantId });
+            const res = await hit(endpoint, bearer(token), realIds(endpoint));
             expectProblem(res, 403, 'forbidden', [token]);
           });
         }
@@ -317,7 +346,7 @@ forEachBackend(
           it(`a member (roles: ${roles.join(', ')}) → 403 forbidden`, async () => {
             const token = await a.member.token();
             // Real ids of the member's own tenant: without the role check the handler would act (or 422).
-            const res = await hit(endpoint, bearer(token), realIds());
+            const res = await hit(endpoint, bearer(token), realIds(endpoint));
             expectProblem(res, 403, 'forbidden', [token]);
           });
         }
@@ -360,10 +389,10 @@ forEachBackend(
         if (typeof endpoint.tenant === 'object') {
           it("another tenant's resource id in the path → 404, the same answer as for an id that doesn't exist", async () => {
             const token = await b.owner.token();
-            const theirs = await hit(endpoint, bearer(token), realIds());
+            const theirs = await hit(endpoint, bearer(token), realIds(endpoint));
             expectProblem(theirs, 404, 'not_found', [token]);
             const nobody = await hit(endpoint, bearer(token), {
-              ...realIds(),
+              ...realIds(endpoint),
               id: randomUUID(),
               keyId: randomUUID(),
             });
@@ -384,38 +413,38 @@ forEachBackend(
                 tier: 'partner',
                 scopes: partnerScopes.filter((other) => other !== scope),
               });
-              const res = await hit(endpoint, key(without.key), realIds());
+              const res = await hit(endpoint, key(without.key), realIds(endpoint));
               expectProblem(res, 403, 'insufficient_scope', [without.key]);
             });
           }
         } else if (!auth.admin) {
           it('a valid key with every scope (keys not declared) → 403 forbidden', async () => {
-            const res = await hit(endpoint, key(keys.full), realIds());
+            const res = await hit(endpoint, key(keys.full), realIds(endpoint));
             expectProblem(res, 403, 'forbidden', [keys.full]);
           });
         } else {
           it('a valid key without the admin scope (only admins declared) → 403 forbidden', async () => {
-            const res = await hit(endpoint, key(keys.full), realIds());
+            const res = await hit(endpoint, key(keys.full), realIds(endpoint));
             expectProblem(res, 403, 'forbidden', [keys.full]);
           });
         }
 
         it('a key used from an IP off its allow-list → 403 ip_not_allowed', async () => {
-          const res = await hit(endpoint, key(keys.wrongIp), realIds());
+          const res = await hit(endpoint, key(keys.wrongIp), realIds(endpoint));
           expectProblem(res, 403, 'ip_not_allowed', [keys.wrongIp]);
         });
 
         it('a revoked key → 401 key_revoked; an expired one → 401 key_expired', async () => {
-          expectProblem(await hit(endpoint, key(keys.revoked), realIds()), 401, 'key_revoked', [
+          expectProblem(await hit(endpoint, key(keys.revoked), realIds(endpoint)), 401, 'key_revoked', [
             keys.revoked,
           ]);
-          expectProblem(await hit(endpoint, key(keys.expired), realIds()), 401, 'key_expired', [
+          expectProblem(await hit(endpoint, key(keys.expired), realIds(endpoint)), 401, 'key_expired', [
             keys.expired,
           ]);
         });
 
         it("a key's old secret, rotated past its grace period → 401 invalid_api_key", async () => {
-          const res = await hit(endpoint, key(keys.pastGrace), realIds());
+          const res = await hit(endpoint, key(keys.pastGrace), realIds(endpoint));
           expectProblem(res, 401, 'invalid_api_key', [keys.pastGrace]);
         });
 
@@ -438,7 +467,7 @@ forEachBackend(
 
         if (hasTenant(endpoint)) {
           it("another tenant's key on this tenant's paths → 404 not_found", async () => {
-            const res = await hit(endpoint, key(keys.otherTenant), realIds());
+            const res = await hit(endpoint, key(keys.otherTenant), realIds(endpoint));
             expectProblem(res, 404, 'not_found', [keys.otherTenant]);
           });
         }
