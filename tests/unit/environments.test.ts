@@ -20,6 +20,7 @@ const services = {
   UPSTASH_REDIS_REST_URL: 'https://cool-1234.upstash.io',
   UPSTASH_REDIS_REST_TOKEN: 'token',
   JWT_PRIVATE_KEYS: '[]',
+  DATA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
 };
 /** What Vercel exposes to a production deployment and to a preview of branch `feature/login`. */
 const production = {
