@@ -21,6 +21,7 @@ import {
   verifyKeyResponse,
 } from './api-key.schemas.js';
 import { changeKey, createKey, type KeyActor, revokeKey, rotateKey } from './api-key.service.js';
+import { keyChanged } from './key-cache.js';
 import { verifyApiKey } from './verify.js';
 
 const tags = ['API keys'];
@@ -31,7 +32,13 @@ const managers = { admin: true, person: { roles: ['owner', 'admin'] } } as const
 const ownedKey = { ownerOf: 'id', lookup: findApiKeyTenant } as const;
 
 function keyActor(ctx: HandlerContext): KeyActor {
-  return { db: ctx.db, actor: ctx.actor, admin: isAdmin(ctx.caller), at: ctx.now() };
+  return {
+    db: ctx.db,
+    actor: ctx.actor,
+    admin: isAdmin(ctx.caller),
+    at: ctx.now(),
+    onChange: (hashes) => keyChanged(ctx.app, hashes),
+  };
 }
 
 export const createKeyEndpoint = defineEndpoint({
