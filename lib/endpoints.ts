@@ -3,6 +3,7 @@ import type { Endpoint } from './http/endpoint.js';
 import { authEndpoints } from './identity/auth.endpoints.js';
 import { apiKeyEndpoints, tenantKeyEndpoints } from './keys/api-keys.endpoints.js';
 import { metaEndpoints } from './meta/meta.endpoints.js';
+import { pingEndpoints } from './meta/ping.endpoints.js';
 import { teamEndpoints } from './tenants/team.endpoints.js';
 import { tenantEndpoints } from './tenants/tenants.endpoints.js';
 
@@ -30,7 +31,14 @@ export const functionManifest = {
   },
   'api/v1/core.ts': {
     prefixes: ['/v1'],
-    families: () => [tenantEndpoints, teamEndpoints, auditEndpoints, tenantKeyEndpoints, apiKeyEndpoints],
+    families: () => [
+      tenantEndpoints,
+      teamEndpoints,
+      auditEndpoints,
+      tenantKeyEndpoints,
+      apiKeyEndpoints,
+      pingEndpoints,
+    ],
   },
 } as const satisfies Record<string, FunctionSpec>;
 
