@@ -1,7 +1,7 @@
 import type { App } from '../app.js';
 import { AuthenticationError } from '../errors.js';
 import { authenticatePerson } from '../identity/session.service.js';
-import { verifyApiKeyCached } from '../keys/key-cache.js';
+import { type Reload, verifyApiKeyCached } from '../keys/key-cache.js';
 import { keyRefusalError } from '../keys/verify.js';
 import { verifyAdminKey } from './admin-key.js';
 import type { Caller } from './caller.js';
@@ -17,7 +17,7 @@ export async function authenticate(
   credential: PresentedCredential,
   ip: string | null,
   /** Skip the instance's key cache (the pipeline's re-check after a key's signal moved). */
-  fresh = false,
+  fresh: Reload = false,
 ): Promise<Caller> {
   switch (credential.kind) {
     case 'admin_key':

@@ -12,7 +12,7 @@ import {
 import type { Db } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, AuthenticationError, errorCatalog, NotFoundError, ValidationError } from '../errors.js';
-import type { KeyFreshness } from '../keys/key-cache.js';
+import type { KeyFreshness, Reload } from '../keys/key-cache.js';
 import { addressKey } from '../ratelimit/address-key.js';
 import type { RateLimitPolicy, RateLimitResult } from '../ratelimit/limiter.js';
 import { RateLimiterUnavailableError } from '../ratelimit/limiter.js';
@@ -139,7 +139,7 @@ export async function handleRequest(app: App, router: Router, request: Request):
       const stale = await countKeyRequest(ctx, own, caller.keyId, caller.freshness);
       if (stale) {
         app.keyCache.delete(caller.freshness.hash);
-        caller = await identify(ctx, endpoint, credential, true);
+        caller = await identify(ctx, endpoint, credential, stale.signalDown ? 'signal-down' : true);
         tenant = await resolveTenant(ctx.db, endpoint, caller, params);
         if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
       }
@@ -249,7 +249,7 @@ async function countKeyRequest(
   own: { policy: RateLimitPolicy; identifier: string },
   keyId: string,
   freshness: KeyFreshness,
-): Promise<{ rethrow(): void } | null> {
+): Promise<{ rethrow(): void; signalDown: boolean } | null> {
   const [limit, seen] = await Promise.allSettled([
     ctx.rateLimit(own.policy, own.identifier),
     ctx.app.signals.touch(freshness.hash, keyId, ctx.app.now().getTime()),
@@ -268,7 +268,7 @@ async function countKeyRequest(
     rethrow();
     return null;
   }
-  return { rethrow };
+  return { rethrow, signalDown: seen.status === 'rejected' };
 }
 
 /**
@@ -280,7 +280,7 @@ async function identify(
   ctx: RequestContext,
   endpoint: Endpoint,
   credential: PresentedCredential | null,
-  fresh = false,
+  fresh: Reload = false,
 ): Promise<Caller> {
   if (endpoint.auth === 'none') return ANONYMOUS;
   if (!credential)

@@ -65,13 +65,16 @@ export interface KeyFreshness {
 }
 
 /**
- * verifyApiKey (the one verifier) with the instance cache around its lookup. `fresh` skips the cache:
- * the pipeline asks for it when the signal says the cached record may be out of date.
+ * Skip the cache: the pipeline asks for it when the signal says the cached record may be out of date;
+ * `signal-down` when the signal could not be read just now, so the reload does not wait for it again.
  */
+export type Reload = boolean | 'signal-down';
+
+/** verifyApiKey (the one verifier) with the instance cache around its lookup. */
 export async function verifyApiKeyCached(
   deps: { db: Db; cache: KeyCache; signals: KeySignals },
   secret: string,
-  options: VerifyOptions & { fresh?: boolean },
+  options: VerifyOptions & { fresh?: Reload },
 ): Promise<{ verification: KeyVerification; freshness: KeyFreshness | null }> {
   let freshness: KeyFreshness | null = null;
   const verification = await verifyApiKey(deps.db, secret, {
@@ -83,7 +86,8 @@ export async function verifyApiKeyCached(
         return hit.record;
       }
       // The version first, then the record: a change committed after this read moves the version.
-      const versions = await deps.signals.read(hash).catch(() => null);
+      const versions =
+        options.fresh === 'signal-down' ? null : await deps.signals.read(hash).catch(() => null);
       const record = await findKeyBySecretHash(deps.db, hash, at);
       freshness = { hash, versions, loaded: true };
       if (record && versions !== null) deps.cache.set(hash, record, versions, at.getTime());

@@ -1,6 +1,6 @@
 import type { Redis } from '@upstash/redis';
 import { RATE_WINDOW_SECONDS } from '../vocabulary.js';
-import { windowStart } from './limiter.js';
+import { RateLimiterUnavailableError, windowStart } from './limiter.js';
 import { keySafe, withinRateLimitBudget } from './upstash.js';
 
 /**
@@ -34,6 +34,7 @@ const USAGE_TTL_SECONDS = 25 * 3600;
 /** A bumped version outlives any cache entry by far (the key cache's TTL is seconds). */
 const VERSION_TTL_SECONDS = 24 * 3600;
 const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
+const QUIET_AFTER_FAILURE_MS = 1_000;
 
 const windowNumber = (at: number) => Math.floor(windowStart(at, RATE_WINDOW_SECONDS) / WINDOW_MS);
 
@@ -48,9 +49,17 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
   const hashKey = (hash: string) => `${prefix}:sig:h:${keySafe(hash)}`;
   const tenantsKey = `${prefix}:sig:tenants`;
   const usageKey = (keyId: string) => `${prefix}:use:${keySafe(keyId)}`;
-  const within = <T>(call: () => Promise<T>) => withinRateLimitBudget(call, timeoutMs);
+  // After a failure, cold lookups stop waiting for the store for a moment: their version is only a
+  // baseline for caching, and without one the record is simply not cached (Postgres decides).
+  let quietUntil = 0;
+  const within = <T>(call: () => Promise<T>) =>
+    withinRateLimitBudget(call, timeoutMs).catch((error: unknown) => {
+      quietUntil = Date.now() + QUIET_AFTER_FAILURE_MS;
+      throw error;
+    });
   return {
     async read(hash) {
+      if (Date.now() < quietUntil) throw new RateLimiterUnavailableError('recently unavailable');
       const [own, tenants] = await within(() =>
         redis.mget<(string | number | null)[]>(hashKey(hash), tenantsKey),
       );
