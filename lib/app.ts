@@ -4,6 +4,7 @@ import { migrate } from './db/migrate.js';
 import type { TokenSettings } from './identity/access-token.js';
 import { loadSigningKeys } from './identity/signing-keys.js';
 import { KeyCache } from './keys/key-cache.js';
+import { KeyUseRecorder } from './keys/key-usage.js';
 import { createLogger, type Logger } from './log.js';
 import { createMailer, type Mailer } from './mail/outbox.js';
 import type { RateLimiter } from './ratelimit/limiter.js';
@@ -22,6 +23,8 @@ export interface App {
   readonly signals: KeySignals;
   /** Verified API-key records of this instance (lib/keys/key-cache.ts). */
   readonly keyCache: KeyCache;
+  /** Debounced last_used_* writes and anomaly checks of API keys (lib/keys/key-usage.ts). */
+  readonly keyUse: KeyUseRecorder;
   readonly log: Logger;
   readonly tokens: TokenSettings;
   readonly mailer: Mailer;
@@ -69,6 +72,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     database,
     ...store,
     keyCache: new KeyCache(),
+    keyUse: new KeyUseRecorder(),
     log,
     tokens: { keys, issuer: config.jwt.issuer, audience: config.jwt.audience },
     mailer: createMailer(config.mail.smtpUrl, config.mail.from, log),

@@ -136,7 +136,7 @@ export async function handleRequest(app: App, router: Router, request: Request):
     const own = callerPolicy(caller);
     if (own && caller.kind === 'api_key' && caller.freshness) {
       // The key's record may be the instance's cached one: its signal comes back with the count.
-      const stale = await countKeyRequest(ctx, own, caller.keyId, caller.freshness);
+      const stale = await countKeyRequest(ctx, own, caller, caller.freshness);
       if (stale) {
         app.keyCache.delete(caller.freshness.hash);
         caller = await identify(ctx, endpoint, credential, stale.signalDown ? 'signal-down' : true);
@@ -247,17 +247,18 @@ function buildContext(
 async function countKeyRequest(
   ctx: RequestContext,
   own: { policy: RateLimitPolicy; identifier: string },
-  keyId: string,
+  key: ApiKeyCaller,
   freshness: KeyFreshness,
 ): Promise<{ rethrow(): void; signalDown: boolean } | null> {
   const [limit, seen] = await Promise.allSettled([
     ctx.rateLimit(own.policy, own.identifier),
-    ctx.app.signals.touch(freshness.hash, keyId, ctx.app.now().getTime()),
+    ctx.app.signals.touch(freshness.hash, key.keyId, ctx.app.now().getTime(), addressKey(ctx.ip)),
   ]);
+  if (seen.status === 'fulfilled') noteKeyUse(ctx, key, seen.value.newAddress);
   const rethrow = () => {
     if (limit.status === 'rejected') throw limit.reason;
   };
-  const moved = seen.status === 'rejected' || seen.value !== freshness.versions;
+  const moved = seen.status === 'rejected' || seen.value.versions !== freshness.versions;
   // A cached record stands only on a confirmed signal (none: Redis is down, so Postgres decides).
   // One loaded during this request stands unless the signal moved since it was read: a change may
   // then have raced the lookup.
@@ -269,6 +270,20 @@ async function countKeyRequest(
     return null;
   }
   return { rethrow, signalDown: seen.status === 'rejected' };
+}
+
+/** last_used_* and anomalies, after the response (lib/keys/key-usage.ts); debounced per key. */
+function noteKeyUse(ctx: RequestContext, key: ApiKeyCaller, newAddress: boolean): void {
+  const app = ctx.app;
+  const pending = app.keyUse.note(app, {
+    keyId: key.keyId,
+    tenantId: key.tenantId,
+    tier: key.tier,
+    ip: ctx.ip,
+    at: app.now(),
+    newAddress,
+  });
+  if (pending) app.defer(pending);
 }
 
 /**
@@ -327,6 +342,7 @@ function parseParams(endpoint: Endpoint, raw: Record<string, string>): unknown {
 }
 
 const ANONYMOUS: Caller = { kind: 'anonymous' };
+type ApiKeyCaller = Extract<Caller, { kind: 'api_key' }>;
 /** Marks a request whose tenant an admin names in the body or query (read after validation). */
 const CHOSEN_BY_ADMIN = Symbol('chosen by admin');
 

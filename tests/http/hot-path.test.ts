@@ -60,14 +60,18 @@ forEachBackend(
         const cold = await call(counted.app, 'GET', '/v1/whoami', { headers: withKey(issued.key) });
         assert.equal(cold.status, 200, cold.text);
         assert.equal(cold.body.key_id, issued.id);
-        assert.equal(counted.queries(), 1, 'cold: the key is looked up once');
+        await ctx.app.settle();
+        // Cold: the lookup, and after the response the debounced last-use write (one UPDATE).
+        assert.equal(counted.queries(), 2);
         const services = ctx.app.config.rateLimit.kind === 'upstash';
-        // Cold: the signal's version is read before the lookup, then the limit travels with the signal.
-        assert.equal(trips.count(), services ? 2 : 0);
+        // Cold: the signal read before the lookup, the limit with the signal, and (after the response)
+        // the usage read of the anomaly check.
+        assert.equal(trips.count(), services ? 3 : 0);
         for (let i = 1; i <= 5; i++) {
           const before = { queries: counted.queries(), trips: trips.count(), limits: counted.limiterCalls() };
           const warm = await call(counted.app, 'GET', '/v1/whoami', { headers: withKey(issued.key) });
           assert.equal(warm.status, 200, warm.text);
+          await ctx.app.settle(); // nothing deferred either: last use is written at most once a minute
           assert.equal(warm.headers.get('ratelimit-policy'), '"public";q=100;w=900');
           assert.equal(counted.queries() - before.queries, 0, 'warm: no Postgres round trip');
           assert.equal(trips.count() - before.trips, services ? 1 : 0, 'warm: one Redis round trip');
@@ -159,6 +163,62 @@ forEachBackend(
       for (const app of instances) assert.equal((await get(app)).body.code, 'tenant_suspended');
       await call(ctx.app, 'PATCH', own, { headers: asAdmin, json: { status: 'active' } });
       for (const app of instances) assert.equal((await get(app)).status, 200);
+    });
+
+    it('usage: requests and limited requests per window, counted with the limit; last use written in the background', async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId, { tier: 'public' });
+      const counted = counting(ctx.app);
+      const first = await call(counted.app, 'GET', '/v1/whoami', {
+        headers: withKey(issued.key),
+        ip: '198.51.100.7',
+      });
+      assert.equal(first.status, 200);
+      await ctx.app.settle();
+      const queries = counted.queries();
+      // 105 more from a second address: 101 allowed in all, 5 limited; no database write per request.
+      const statuses: number[] = [];
+      for (let i = 0; i < 105; i++) {
+        const res = await call(counted.app, 'GET', '/v1/whoami', {
+          headers: withKey(issued.key),
+          ip: '198.51.100.8',
+        });
+        statuses.push(res.status);
+      }
+      assert.equal(statuses.filter((s) => s === 429).length, 6);
+      await ctx.app.settle();
+      // One debounced last-use write (with its anomaly row) for 105 requests, at most a handful of statements.
+      assert.ok(counted.queries() - queries <= 4, `${counted.queries() - queries} queries for 105 requests`);
+      const usage = await call(ctx.app, 'GET', `/v1/api-keys/${issued.id}/usage`, { headers: asAdmin });
+      assert.equal(usage.status, 200, usage.text);
+      assert.equal(usage.body.windows.length, 96);
+      const current = usage.body.windows.at(-1);
+      assert.deepEqual(
+        { requests: current.requests, limited: current.limited },
+        { requests: 106, limited: 6 },
+      );
+      assert.equal(Date.parse(current.start) % (15 * 60_000), 0, 'windows start at :00/:15/:30/:45');
+      assert.equal(usage.body.last_used_ip, '198.51.100.8');
+      assert.ok(usage.body.last_used_at);
+      const audit = await call(ctx.app, 'GET', `/v1/tenants/${t.tenantId}/audit-events?limit=50`, {
+        headers: asAdmin,
+      });
+      const anomalies = audit.body.data.filter((e: { action: string }) => e.action === 'api_key.anomaly');
+      assert.equal(anomalies.length, 1, 'the second address is new; the first use is not an anomaly');
+      assert.equal(anomalies[0].metadata.kind, 'new_address');
+    });
+
+    it('a window above 5× the trailing mean is a spike', async () => {
+      const { isSpike } = await import('../../lib/keys/key-usage.js');
+      const windows = (counts: number[]) => counts.map((requests) => ({ start: '', requests, limited: 0 }));
+      const quiet = Array.from({ length: 95 }, () => 10);
+      assert.equal(isSpike(windows([...quiet, 50]), 50), false);
+      assert.equal(isSpike(windows([...quiet, 51]), 51), true);
+      assert.equal(
+        isSpike(windows([...Array.from({ length: 95 }, () => 0), 3]), 3),
+        false,
+        'no history, no spike',
+      );
     });
 
     it('the instance cache is bounded: least recently used entries go first', async () => {
