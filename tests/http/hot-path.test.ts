@@ -221,6 +221,27 @@ forEachBackend(
       );
     });
 
+    it('300 concurrent requests on a 100-limit key let exactly 100 through, across two instances too', async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId, { tier: 'public' });
+      const other = await secondInstance();
+      const instances = other ? [ctx.app, other] : [ctx.app];
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          call(instances[i % instances.length] as App, 'GET', '/v1/whoami', { headers: withKey(issued.key) }),
+        ),
+      );
+      const ok = results.filter((r) => r.status === 200);
+      const limited = results.filter((r) => r.status === 429);
+      assert.equal(ok.length, 100);
+      assert.equal(limited.length, 200);
+      for (const res of limited) {
+        assert.equal(res.headers.get('x-ratelimit-remaining'), '0');
+        const t = Number(/;t=(\d+)$/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+        assert.ok(t > 0 && Number(res.headers.get('retry-after')) >= t, 'Retry-After never earlier than t');
+      }
+    });
+
     it('the instance cache is bounded: least recently used entries go first', async () => {
       const { KeyCache } = await import('../../lib/keys/key-cache.js');
       const cache = new KeyCache(2, 1000);
