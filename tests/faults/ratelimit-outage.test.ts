@@ -124,6 +124,8 @@ describe('Redis outage, by policy', { skip }, () => {
       LOG_LEVEL: 'silent',
       DATA_DIR: 'memory',
       BCRYPT_COST: '10',
+      // As in dependencies.test.ts: the bridge shares the server's busy event loop on a loaded machine.
+      RATE_LIMIT_TIMEOUT_MS: '1000',
     });
     const headers = { 'x-admin-key': ADMIN_KEY, 'content-type': 'application/json' };
     const tenant = await fetch(`${service.baseUrl}/v1/tenants`, {
