@@ -169,13 +169,13 @@ describe('Redis outage, by policy', { skip }, () => {
     it(`Redis ${fault.name}: key requests keep answering 200, logins answer 503, health says down`, async (t) => {
       const running = service as Service;
       const traffic = load(running, apiKey);
-      await sleep(1_000);
+      await sleep(2_000);
       const injected = performance.now();
       await fault.inject();
       // Requests in flight when the fault lands may go either way; judge those started after it settled.
       await sleep(1_000);
       const settled = performance.now();
-      await sleep(2_000);
+      await sleep(3_000);
       const restoring = performance.now();
       await fault.restore();
       await waitFor(
@@ -184,7 +184,7 @@ describe('Redis outage, by policy', { skip }, () => {
         HANG_LIMIT_MS * 2,
       );
       const recovered = performance.now();
-      await sleep(1_200);
+      await sleep(2_000);
       await traffic.stop();
       assert.equal(running.exited(), null, running.output());
 
