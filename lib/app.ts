@@ -4,11 +4,15 @@ import { type DatabaseHandle, type Db, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { TokenSettings } from './identity/access-token.js';
 import { loadSigningKeys } from './identity/signing-keys.js';
+import { KeyCache } from './keys/key-cache.js';
+import { KeyUseRecorder } from './keys/key-usage.js';
 import { createLogger, type Logger } from './log.js';
 import { createMailer, type Mailer } from './mail/outbox.js';
 import type { RateLimiter } from './ratelimit/limiter.js';
 import { createMemoryLimiter } from './ratelimit/memory.js';
-import { createUpstashLimiter } from './ratelimit/upstash.js';
+import { withOutagePolicy } from './ratelimit/outage.js';
+import { createMemorySignals, createRedisSignals, type KeySignals } from './ratelimit/signals.js';
+import { createUpstashLimiter, createUpstashRedis } from './ratelimit/upstash.js';
 
 /** Everything a request needs from the outside world, built once per process from the config. */
 export interface App {
@@ -16,6 +20,12 @@ export interface App {
   readonly db: Db;
   readonly database: DatabaseHandle;
   readonly limiter: RateLimiter;
+  /** Key revocation signals and usage counters, in the limiter's store (lib/ratelimit/signals.ts). */
+  readonly signals: KeySignals;
+  /** Verified API-key records of this instance (lib/keys/key-cache.ts). */
+  readonly keyCache: KeyCache;
+  /** Debounced last_used_* writes and anomaly checks of API keys (lib/keys/key-usage.ts). */
+  readonly keyUse: KeyUseRecorder;
   readonly log: Logger;
   readonly tokens: TokenSettings;
   readonly mailer: Mailer;
@@ -38,16 +48,15 @@ export interface AppOptions {
   readonly migrate?: boolean;
 }
 
-function createLimiter(config: Config): RateLimiter {
+/** The limiter and the key signals, sharing one store (and, on Upstash, one auto-pipelining client). */
+function createStore(config: Config, log: Logger): { limiter: RateLimiter; signals: KeySignals } {
   const rateLimit = config.rateLimit;
-  return rateLimit.kind === 'upstash'
-    ? createUpstashLimiter({
-        url: rateLimit.url,
-        token: rateLimit.token,
-        prefix: rateLimit.prefix,
-        timeoutMs: rateLimit.timeoutMs,
-      })
-    : createMemoryLimiter();
+  if (rateLimit.kind === 'memory') return { limiter: createMemoryLimiter(), signals: createMemorySignals() };
+  const redis = createUpstashRedis(rateLimit);
+  return {
+    limiter: withOutagePolicy(createUpstashLimiter(rateLimit, redis), { mode: rateLimit.onOutage, log }),
+    signals: createRedisSignals(redis, rateLimit.prefix, rateLimit.timeoutMs),
+  };
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -65,11 +74,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const settle = async () => {
     while (pending.size > 0) await Promise.allSettled([...pending]);
   };
+  const store = createStore(config, log);
   return {
     config,
     db: database.db,
     database,
-    limiter: createLimiter(config),
+    ...store,
+    keyCache: new KeyCache(),
+    keyUse: new KeyUseRecorder(),
     log,
     tokens: { keys, issuer: config.jwt.issuer, audience: config.jwt.audience },
     mailer: createMailer(config.mail.smtpUrl, config.mail.from, log),

@@ -63,6 +63,8 @@ const envSchema = z
       .regex(/^[\w:-]{1,64}$/, 'letters, digits, _ - : only')
       .optional(),
     RATE_LIMIT_TIMEOUT_MS: milliseconds(DEFAULT_RATE_LIMIT_TIMEOUT_MS),
+    /** While Redis is down: `policy` = quotas fall back to memory, throttles 503; `closed` = all 503. */
+    RATE_LIMIT_ON_OUTAGE: z.enum(['policy', 'closed']).default('policy'),
     ADMIN_KEY: commaList.pipe(
       z
         .array(z.string().min(32, 'each admin key must be at least 32 characters'))
@@ -225,6 +227,8 @@ export interface Config {
         readonly prefix: string;
         /** Budget for one limiter call, retries included (see lib/ratelimit/upstash.ts). */
         readonly timeoutMs: number;
+        /** What each policy does while Redis is down (lib/ratelimit/outage.ts). */
+        readonly onOutage: 'policy' | 'closed';
       };
   readonly adminKeys: readonly string[];
   readonly corsOrigins: readonly string[];
@@ -307,6 +311,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
             token: env.UPSTASH_REDIS_REST_TOKEN,
             prefix,
             timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
+            onOutage: env.RATE_LIMIT_ON_OUTAGE,
           }
         : { kind: 'memory', prefix },
     adminKeys: env.ADMIN_KEY,

@@ -3,6 +3,7 @@ import type { Endpoint } from './http/endpoint.js';
 import { authEndpoints } from './identity/auth.endpoints.js';
 import { apiKeyEndpoints, tenantKeyEndpoints } from './keys/api-keys.endpoints.js';
 import { metaEndpoints } from './meta/meta.endpoints.js';
+import { pingEndpoints } from './meta/ping.endpoints.js';
 import { adminResourceEndpoints } from './resources/admin-resources.endpoints.js';
 import { contractEndpoints } from './resources/contracts.endpoints.js';
 import { embedEndpoints } from './resources/embed.endpoints.js';
@@ -49,6 +50,7 @@ export const functionManifest = {
       webhookEndpoints,
       embedEndpoints,
       adminResourceEndpoints,
+      pingEndpoints,
     ],
   },
 } as const satisfies Record<string, FunctionSpec>;

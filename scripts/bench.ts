@@ -6,14 +6,18 @@
  * and `npm run bench -- --quick` both work.
  */
 import { performance } from 'node:perf_hooks';
+import bcrypt from 'bcryptjs';
+import { sql } from 'kysely';
 import type { App } from '../lib/app.js';
 import { signAccessToken, verifyAccessToken } from '../lib/identity/access-token.js';
+import { KeyCache, verifyApiKeyCached } from '../lib/keys/key-cache.js';
 import { generateApiKey, parseApiKey } from '../lib/keys/key-format.js';
 import { createMemoryLimiter } from '../lib/ratelimit/memory.js';
 import { policies } from '../lib/ratelimit/policies.js';
 import { testBackends } from '../tests/support/backends.js';
 import { asAdmin, call } from '../tests/support/client.js';
 import { createTenant, logIn, ownerSession } from '../tests/support/fixtures.js';
+import { counting } from '../tests/support/keys.js';
 import { loadEnvFiles } from './load-env.js';
 
 loadEnvFiles();
@@ -72,6 +76,7 @@ async function benchApp(name: string, app: App): Promise<void> {
       200,
     ),
   );
+  await benchHotPath(name, app, tenant.tenantId, issued.body.key);
   await measure(name, 'create an API key (lock, count, audit)', quick ? 20 : 70, (i) =>
     expectStatus(
       call(app, 'POST', `/v1/tenants/${tenant.tenantId}/api-keys`, {
@@ -89,6 +94,10 @@ async function benchApp(name: string, app: App): Promise<void> {
   await measure(name, 'POST /v1/auth (login, bcrypt cost 10)', quick ? 10 : 50, (i) =>
     logIn(app, owner.email, undefined, `192.0.2.${i % 200}`),
   );
+  const hash = await bcrypt.hash('correct horse battery staple 42', app.config.bcryptCost);
+  await measure(name, 'bcrypt.compare alone (same cost)', quick ? 10 : 50, () =>
+    bcrypt.compare('correct horse battery staple 42', hash),
+  );
   let refresh = session.refreshToken;
   await measure(name, 'POST /v1/auth/refresh (rotation)', quick ? 50 : 300, async () => {
     const res = await call(app, 'POST', '/v1/auth/refresh', { json: { refresh_token: refresh } });
@@ -98,6 +107,85 @@ async function benchApp(name: string, app: App): Promise<void> {
   await measure(name, 'rate limiter: one limit() call', N, (i) =>
     app.limiter.limit(policies.person, `bench-${i % 50}`),
   );
+}
+
+/** Counted per request, never assumed: what a warm request costs in queries and Redis round trips. */
+const counts: { backend: string; what: string; queries: number; redisTrips: number }[] = [];
+const notes: string[] = [];
+
+async function perRequest(backend: string, what: string, app: App, run: (a: App) => Promise<unknown>) {
+  const counted = counting(app);
+  const original = globalThis.fetch;
+  const limiterUrl = app.config.rateLimit.kind === 'upstash' ? app.config.rateLimit.url : null;
+  let trips = 0;
+  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (limiterUrl && url.startsWith(limiterUrl)) trips += 1;
+    return original(input, init);
+  }) as typeof fetch;
+  try {
+    await run(counted.app); // warm
+    await app.settle();
+    const before = { q: counted.queries(), t: trips };
+    const n = 20;
+    for (let i = 0; i < n; i++) await run(counted.app);
+    await app.settle();
+    counts.push({
+      backend,
+      what,
+      queries: (counted.queries() - before.q) / n,
+      redisTrips: (trips - before.t) / n,
+    });
+  } finally {
+    globalThis.fetch = original;
+  }
+}
+
+async function benchHotPath(name: string, app: App, tenantId: string, key: string): Promise<void> {
+  await measure(name, 'GET /v1/ping (pipeline, no auth)', N, () =>
+    expectStatus(call(app, 'GET', '/v1/ping'), 200),
+  );
+  await measure(name, 'GET /v1/whoami (API key: auth + limit)', N, () =>
+    expectStatus(call(app, 'GET', '/v1/whoami', { headers: { 'x-api-key': key } }), 200),
+  );
+  await measure(name, 'POST /v1/keys/verify (admin)', N, () =>
+    expectStatus(call(app, 'POST', '/v1/keys/verify', { headers: asAdmin, json: { key } }), 200),
+  );
+  const whoami = (a: App) =>
+    expectStatus(call(a, 'GET', '/v1/whoami', { headers: { 'x-api-key': key } }), 200);
+  await perRequest(name, 'GET /v1/whoami (API key, warm)', app, whoami);
+  await perRequest(name, 'GET /v1/ping', app, ((a: App) =>
+    expectStatus(call(a, 'GET', '/v1/ping'), 200)) as never);
+  // Key check CPU: the verifier on a warm cache (shape, checksum, SHA-256, the checks), per call.
+  const deps = { db: app.db, cache: new KeyCache(), signals: app.signals };
+  const at = new Date();
+  await verifyApiKeyCached(deps, key, { at, ip: '203.0.113.10' });
+  const calls = quick ? 2_000 : 20_000;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < calls; i++) await verifyApiKeyCached(deps, key, { at, ip: '203.0.113.10' });
+  const cpu = process.cpuUsage(cpu0);
+  notes.push(
+    `${name}: key check CPU per call (warm cache) ${((cpu.user + cpu.system) / calls).toFixed(1)} µs (target ≤ 20)`,
+  );
+  // Verify latency against the size of the table: fake hashes, one generate_series INSERT.
+  for (const size of quick ? [1_000] : [1_000, 1_000_000]) {
+    const existing = Number(
+      (await sql<{ n: string }>`select count(*)::text as n from api_keys`.execute(app.db)).rows[0]?.n ?? 0,
+    );
+    if (existing < size) {
+      await sql`insert into api_keys (tenant_id, name, tier, scopes, prefix, last4, key_hash, created_by_type, expires_at)
+        select ${tenantId}::uuid, 'bench filler', 'public', array['contracts'], 'heir_pk_', 'xxxx',
+               md5(g::text) || md5((g + 1)::text), 'system', now() + interval '1 day'
+        from generate_series(1, ${size - existing}) as g`.execute(app.db);
+      await sql`analyze api_keys`.execute(app.db);
+    }
+    await measure(
+      name,
+      `verify a key, ${size.toLocaleString('en')} keys in the table`,
+      quick ? 200 : 1_000,
+      () => verifyApiKeyCached({ ...deps, cache: new KeyCache() }, key, { at: new Date(), ip: null }),
+    );
+  }
 }
 
 async function benchPure(app: App): Promise<void> {
@@ -155,6 +243,25 @@ for (const f of figures) {
       f.p99.toFixed(2).padStart(9),
       Math.round(f.perSecond).toString().padStart(9),
     ].join(' '),
+  );
+}
+console.log('\nPer warm request, counted (not assumed):');
+for (const c of counts) {
+  console.log(
+    `${c.backend.padEnd(15)} ${c.what.padEnd(42)} Postgres queries ${c.queries}  Redis round trips ${c.redisTrips}`,
+  );
+}
+for (const note of notes) console.log(note);
+const ratio = (backend: string, a: string, b: string) => {
+  const x = figures.find((f) => f.backend === backend && f.what.startsWith(a));
+  const y = figures.find((f) => f.backend === backend && f.what.startsWith(b));
+  return x && y ? (x.p50 / y.p50).toFixed(2) : '-';
+};
+for (const backend of new Set(figures.map((f) => f.backend))) {
+  if (backend === 'pure') continue;
+  console.log(
+    `${backend}: login / bcrypt.compare p50 ${ratio(backend, 'POST /v1/auth (login', 'bcrypt.compare')} (target ≤ 1.15); ` +
+      `whoami / ping p50 ${ratio(backend, 'GET /v1/whoami', 'GET /v1/ping')}`,
   );
 }
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

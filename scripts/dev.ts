@@ -89,6 +89,22 @@ type FunctionModule = Record<string, ((request: Request) => Promise<Response>) |
   router?: import('../lib/http/router.js').Router;
 };
 
+/**
+ * Each function file is imported once, on first use, and reused: `import()` of a cached module still
+ * runs tsx's resolve hooks on every call, which cost more than the whole request pipeline.
+ */
+const functionModules = new Map<string, Promise<FunctionModule>>();
+function functionModule(file: string): Promise<FunctionModule> {
+  let loaded = functionModules.get(file);
+  if (!loaded) {
+    loaded = import(file) as Promise<FunctionModule>;
+    // A module that failed to load (a syntax error while editing) is retried on the next request.
+    loaded.catch(() => functionModules.delete(file));
+    functionModules.set(file, loaded);
+  }
+  return loaded;
+}
+
 /** What Vercel (and, where Vercel answers before our code, our pipeline) would answer. */
 async function answer(req: IncomingMessage): Promise<Response> {
   const method = req.method ?? 'GET';
@@ -99,7 +115,7 @@ async function answer(req: IncomingMessage): Promise<Response> {
   if (resolution.kind === 'static')
     return withRouteHeaders(staticResponse(resolution.file, method), resolution.headers);
   if (resolution.kind === 'none') return withRouteHeaders(platformNotFound(), resolution.headers);
-  const module = (await import(resolution.file)) as FunctionModule;
+  const module = await functionModule(resolution.file);
   const handler = FUNCTION_METHODS.has(method) ? module[method] : undefined;
   // TRACE, CONNECT, PROPFIND …: handled before `new Request`, which refuses some of them outright.
   if (!handler || FETCH_FORBIDDEN_METHODS.has(method)) {

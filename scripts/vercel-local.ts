@@ -97,7 +97,7 @@ export function applyRoutes<T>(
       if (found.found !== null) return found;
       continue;
     }
-    const match = new RegExp(route.src, route.caseSensitive ? '' : 'i').exec(pathname);
+    const match = compiled(route.src, route.caseSensitive ? '' : 'i').exec(pathname);
     if (!match) continue;
     for (const [name, value] of Object.entries(route.headers ?? {})) headers[name.toLowerCase()] = value;
     if (route.dest) {
@@ -115,6 +115,18 @@ export function applyRoutes<T>(
     return route.status && route.status !== 200 ? { found: null, query, headers } : at(pathname);
   }
   return filesystemDone ? { found: null, query, headers } : at(pathname);
+}
+
+/** Each route's pattern is compiled once per process, not on every request. */
+const patterns = new Map<string, RegExp>();
+function compiled(src: string, flags: string): RegExp {
+  const key = `${flags}/${src}`;
+  let pattern = patterns.get(key);
+  if (!pattern) {
+    pattern = new RegExp(src, flags);
+    patterns.set(key, pattern);
+  }
+  return pattern;
 }
 
 export function createVercelRouter(root = projectRoot) {

@@ -1,7 +1,8 @@
 import type { App } from '../app.js';
 import { AuthenticationError } from '../errors.js';
 import { authenticatePerson } from '../identity/session.service.js';
-import { keyRefusalError, verifyApiKey } from '../keys/verify.js';
+import { type Reload, verifyApiKeyCached } from '../keys/key-cache.js';
+import { keyRefusalError } from '../keys/verify.js';
 import { verifyAdminKey } from './admin-key.js';
 import type { Caller } from './caller.js';
 import type { PresentedCredential } from './credentials.js';
@@ -15,15 +16,28 @@ export async function authenticate(
   app: App,
   credential: PresentedCredential,
   ip: string | null,
+  /** Skip the instance's key cache (the pipeline's re-check after a key's signal moved). */
+  fresh: Reload = false,
 ): Promise<Caller> {
   switch (credential.kind) {
     case 'admin_key':
       return verifyAdminKey(credential.secret, app.config.adminKeys);
     case 'api_key': {
-      const result = await verifyApiKey(app.db, credential.secret, { at: app.now(), ip });
+      const { verification: result, freshness } = await verifyApiKeyCached(
+        { db: app.db, cache: app.keyCache, signals: app.signals },
+        credential.secret,
+        { at: app.now(), ip, fresh },
+      );
       if (!result.valid) throw keyRefusalError(result.code, result.malformed === true);
       const { key } = result;
-      return { kind: 'api_key', keyId: key.id, tenantId: key.tenantId, tier: key.tier, scopes: key.scopes };
+      return {
+        kind: 'api_key',
+        keyId: key.id,
+        tenantId: key.tenantId,
+        tier: key.tier,
+        scopes: key.scopes,
+        freshness,
+      };
     }
     case 'bearer_token':
       return authenticatePerson(app, credential.token);

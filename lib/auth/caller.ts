@@ -1,3 +1,4 @@
+import type { KeyFreshness } from '../keys/key-cache.js';
 import type { Role, Scope, Tier } from '../vocabulary.js';
 
 export type { Role, Scope };
@@ -13,6 +14,8 @@ export type Caller =
       readonly tenantId: string;
       readonly tier: Tier;
       readonly scopes: readonly Scope[];
+      /** What the verification rested on; the pipeline confirms it with the key's rate-limit call. */
+      readonly freshness?: KeyFreshness | null;
     }
   | {
       readonly kind: 'person';

@@ -12,6 +12,7 @@ import {
 import type { Db } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, AuthenticationError, errorCatalog, NotFoundError, ValidationError } from '../errors.js';
+import type { KeyFreshness, Reload } from '../keys/key-cache.js';
 import { addressKey } from '../ratelimit/address-key.js';
 import type { RateLimitPolicy, RateLimitResult } from '../ratelimit/limiter.js';
 import { RateLimiterUnavailableError } from '../ratelimit/limiter.js';
@@ -119,11 +120,31 @@ export async function handleRequest(app: App, router: Router, request: Request):
     caller = await identify(ctx, endpoint, credential);
     const params = parseParams(endpoint, match.params);
     // Before the role and scope checks: another tenant's resource is a 404 whatever the caller's role.
-    const tenant = await resolveTenant(ctx.db, endpoint, caller, params);
-    if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
+    let tenant = await resolveTenant(ctx.db, endpoint, caller, params);
+    if (endpoint.auth !== 'none') {
+      try {
+        authorize(endpoint.auth, caller);
+      } catch (error) {
+        // Scopes may have been widened since the instance cached the key: a refusal rests on Postgres.
+        if (caller.kind !== 'api_key' || !caller.freshness || caller.freshness.loaded) throw error;
+        caller = await identify(ctx, endpoint, credential, true);
+        tenant = await resolveTenant(ctx.db, endpoint, caller, params);
+        authorize(endpoint.auth, caller);
+      }
+    }
     // The caller's quota is counted only now, after every check has passed: a refused request costs none.
     const own = callerPolicy(caller);
-    if (own) await ctx.rateLimit(own.policy, own.identifier);
+    if (own && caller.kind === 'api_key' && caller.freshness) {
+      // The key's record may be the instance's cached one: its signal comes back with the count.
+      const stale = await countKeyRequest(ctx, own, caller, caller.freshness);
+      if (stale) {
+        app.keyCache.delete(caller.freshness.hash);
+        caller = await identify(ctx, endpoint, credential, stale.signalDown ? 'signal-down' : true);
+        tenant = await resolveTenant(ctx.db, endpoint, caller, params);
+        if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
+      }
+      stale?.rethrow();
+    } else if (own) await ctx.rateLimit(own.policy, own.identifier);
     await countEndpointLimits(ctx, endpoint, caller, typeof tenant === 'string' ? tenant : null);
 
     const query = endpoint.query
@@ -217,6 +238,55 @@ function buildContext(
 }
 
 /**
+ * Counts a key-authenticated request against its tier and, in the same round trip (both calls are
+ * issued in one tick, so Upstash auto-pipelining sends them as one request), counts its usage and reads
+ * its revocation signal. Returns null when the cached record is confirmed (or was loaded from Postgres
+ * during this request, after its version was read); otherwise the pipeline re-verifies from Postgres
+ * before answering — also before answering 429, so a revoked key is a 401, not a 429.
+ */
+async function countKeyRequest(
+  ctx: RequestContext,
+  own: { policy: RateLimitPolicy; identifier: string },
+  key: ApiKeyCaller,
+  freshness: KeyFreshness,
+): Promise<{ rethrow(): void; signalDown: boolean } | null> {
+  const [limit, seen] = await Promise.allSettled([
+    ctx.rateLimit(own.policy, own.identifier),
+    ctx.app.signals.touch(freshness.hash, key.keyId, ctx.app.now().getTime(), addressKey(ctx.ip)),
+  ]);
+  if (seen.status === 'fulfilled') noteKeyUse(ctx, key, seen.value.newAddress);
+  const rethrow = () => {
+    if (limit.status === 'rejected') throw limit.reason;
+  };
+  const moved = seen.status === 'rejected' || seen.value.versions !== freshness.versions;
+  // A cached record stands only on a confirmed signal (none: Redis is down, so Postgres decides).
+  // One loaded during this request stands unless the signal moved since it was read: a change may
+  // then have raced the lookup.
+  const stale = freshness.loaded
+    ? seen.status === 'fulfilled' && freshness.versions !== null && moved
+    : freshness.versions === null || moved;
+  if (!stale) {
+    rethrow();
+    return null;
+  }
+  return { rethrow, signalDown: seen.status === 'rejected' };
+}
+
+/** last_used_* and anomalies, after the response (lib/keys/key-usage.ts); debounced per key. */
+function noteKeyUse(ctx: RequestContext, key: ApiKeyCaller, newAddress: boolean): void {
+  const app = ctx.app;
+  const pending = app.keyUse.note(app, {
+    keyId: key.keyId,
+    tenantId: key.tenantId,
+    tier: key.tier,
+    ip: ctx.ip,
+    at: app.now(),
+    newAddress,
+  });
+  if (pending) app.defer(pending);
+}
+
+/**
  * Verifies the credential an endpoint needs (authorisation comes after tenant isolation, in
  * handleRequest). A credential that fails counts against the client IP's failure budget (never against
  * the key or account it named); past that budget the answer is 429.
@@ -225,13 +295,14 @@ async function identify(
   ctx: RequestContext,
   endpoint: Endpoint,
   credential: PresentedCredential | null,
+  fresh: Reload = false,
 ): Promise<Caller> {
   if (endpoint.auth === 'none') return ANONYMOUS;
   if (!credential)
     throw new AuthenticationError('missing_credentials', 'Send an API key, a bearer token or an admin key.');
   let caller: Caller;
   try {
-    caller = await authenticate(ctx.app, credential, ctx.ip);
+    caller = await authenticate(ctx.app, credential, ctx.ip, fresh);
   } catch (error) {
     if (error instanceof AuthenticationError && error.countsAsFailure) {
       await ctx.rateLimit(policies.authFailuresByIp, addressKey(ctx.ip));
@@ -271,6 +342,7 @@ function parseParams(endpoint: Endpoint, raw: Record<string, string>): unknown {
 }
 
 const ANONYMOUS: Caller = { kind: 'anonymous' };
+type ApiKeyCaller = Extract<Caller, { kind: 'api_key' }>;
 /** Marks a request whose tenant an admin names in the body or query (read after validation). */
 const CHOSEN_BY_ADMIN = Symbol('chosen by admin');
 

@@ -182,6 +182,8 @@ export async function revokeApiKey(trx: Db, id: string, at: Date): Promise<ApiKe
  * secret, or its previous one while that is in its grace period. Lookup by the hash of the full key
  * is the comparison: no secret material is compared in JavaScript.
  */
+export type KeyRecord = NonNullable<Awaited<ReturnType<typeof findKeyBySecretHash>>>;
+
 export async function findKeyBySecretHash(executor: Db, keyHash: string, at: Date) {
   return executor
     .selectFrom('api_keys')
@@ -194,6 +196,10 @@ export async function findKeyBySecretHash(executor: Db, keyHash: string, at: Dat
       'api_keys.ip_whitelist',
       'api_keys.expires_at',
       'api_keys.revoked_at',
+      // Which secret matched, and until when the previous one is valid: a cached record must keep
+      // honouring the end of the grace period (lib/keys/verify.ts checks it on every use).
+      'api_keys.key_hash',
+      'api_keys.previous_expires_at',
       'tenants.status as tenant_status',
     ])
     .where((eb) =>

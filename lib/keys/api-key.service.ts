@@ -28,6 +28,11 @@ export interface KeyActor {
   /** The admin key or an internal key with `admin`: not bound by the tenant's max_tier. */
   readonly admin: boolean;
   readonly at: Date;
+  /**
+   * Told the secret hashes a committed change affects (revoke, rotation, scopes, allow-list), after the
+   * commit: caches of verified keys forget them (lib/keys/key-cache.ts keyChanged).
+   */
+  readonly onChange?: (hashes: readonly (string | null)[]) => Promise<void>;
 }
 
 /** Scopes outside the tier's list → 422 with `tier_not_allowed` on each offending entry. */
@@ -139,7 +144,7 @@ export async function changeKey(
   id: string,
   changes: { name?: string | undefined; scopes?: Scope[] | undefined; ip_whitelist?: string[] | undefined },
 ): Promise<ApiKeyRow> {
-  return who.db.transaction().execute(async (trx) => {
+  const row = await who.db.transaction().execute(async (trx) => {
     const key = await keyForChange(who, trx, tenantId, id);
     if (key.revoked_at) throw new ConflictError('A revoked key cannot change.');
     if (changes.scopes) assertScopesFitTier(key.tier, changes.scopes);
@@ -154,6 +159,8 @@ export async function changeKey(
     await audit(who, trx, updated, 'api_key.updated', { changes: diff });
     return updated;
   });
+  await who.onChange?.([row.key_hash, row.previous_key_hash]);
+  return row;
 }
 
 /**
@@ -167,7 +174,7 @@ export async function rotateKey(
   id: string,
   gracePeriodHours: number = KEY_LIMITS.gracePeriodHours.default,
 ): Promise<{ row: ApiKeyRow; secret: string }> {
-  return who.db.transaction().execute(async (trx) => {
+  const rotated = await who.db.transaction().execute(async (trx) => {
     const key = await keyForChange(who, trx, tenantId, id);
     const status = keyStatus(key, who.at);
     if (status === 'revoked' || status === 'expired') {
@@ -188,18 +195,22 @@ export async function rotateKey(
       // A rotation during a grace period ends the secret before the previous one at once.
       earlier_secret_ended: status === 'rotating',
     });
-    return { row, secret };
+    return { row, secret, hashes: [key.key_hash, key.previous_key_hash] };
   });
+  await who.onChange?.(rotated.hashes);
+  return { row: rotated.row, secret: rotated.secret };
 }
 
 /** Revokes a key; its secrets stop working on the very next request. Revoking twice changes nothing. */
 export async function revokeKey(who: KeyActor, tenantId: string, id: string): Promise<ApiKeyRow> {
-  return who.db.transaction().execute(async (trx) => {
+  const revoked = await who.db.transaction().execute(async (trx) => {
     const key = await findApiKey(trx, tenantId, id, true);
     if (!key) throw new NotFoundError();
-    if (key.revoked_at) return key;
+    if (key.revoked_at) return { row: key, hashes: [] };
     const row = await revokeApiKey(trx, key.id, who.at);
     await audit(who, trx, row, 'api_key.revoked', { name: row.name, tier: row.tier });
-    return row;
+    return { row, hashes: [key.key_hash, key.previous_key_hash] };
   });
+  if (revoked.hashes.length > 0) await who.onChange?.(revoked.hashes);
+  return revoked.row;
 }

@@ -21,6 +21,8 @@ import {
   verifyKeyResponse,
 } from './api-key.schemas.js';
 import { changeKey, createKey, type KeyActor, revokeKey, rotateKey } from './api-key.service.js';
+import { keyChanged } from './key-cache.js';
+import { usageWindows } from './key-usage.js';
 import { verifyApiKey } from './verify.js';
 
 const tags = ['API keys'];
@@ -31,7 +33,13 @@ const managers = { admin: true, person: { roles: ['owner', 'admin'] } } as const
 const ownedKey = { ownerOf: 'id', lookup: findApiKeyTenant } as const;
 
 function keyActor(ctx: HandlerContext): KeyActor {
-  return { db: ctx.db, actor: ctx.actor, admin: isAdmin(ctx.caller), at: ctx.now() };
+  return {
+    db: ctx.db,
+    actor: ctx.actor,
+    admin: isAdmin(ctx.caller),
+    at: ctx.now(),
+    onChange: (hashes) => keyChanged(ctx.app, hashes),
+  };
 }
 
 export const createKeyEndpoint = defineEndpoint({
@@ -149,7 +157,7 @@ export const keyUsageEndpoint = defineEndpoint({
   params: keyParams,
   response: {
     status: 200,
-    description: 'Usage windows (empty until usage is recorded)',
+    description: 'The 96 windows of the last 24 hours, oldest first, and the last use',
     schema: keyUsageSchema,
   },
   handler: async (ctx, { params }) => {
@@ -157,8 +165,7 @@ export const keyUsageEndpoint = defineEndpoint({
     if (!row) throw new NotFoundError();
     return {
       key_id: row.id,
-      // Filled once per-window usage is recorded (the rate-limit issue); until then, no windows.
-      windows: [],
+      windows: await usageWindows(ctx.app.signals, row.id, row.tier, ctx.now()),
       last_used_at: row.last_used_at?.toISOString() ?? null,
       last_used_ip: row.last_used_ip,
     };

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js';
 import { AuthenticationError, ForbiddenError } from '../errors.js';
 import type { Scope, Tier } from '../vocabulary.js';
-import { findKeyBySecretHash } from './api-key.repository.js';
+import { findKeyBySecretHash, type KeyRecord } from './api-key.repository.js';
 import { ipAllowed } from './ip-allow-list.js';
 import { hashApiKey, parseApiKey } from './key-format.js';
 
@@ -39,6 +39,13 @@ export interface VerifyOptions {
   readonly ip: string | null;
   /** Scopes the key must carry (none: any key passes this step). */
   readonly scopes?: readonly Scope[];
+  /**
+   * Where the record for a secret's hash comes from: Postgres by default; the request pipeline passes
+   * its instance cache (lib/keys/key-cache.ts), which wraps this same lookup. Every check below runs
+   * on every call whatever the source, so a cached record still expires, ends its grace period and
+   * meets the caller's IP on time.
+   */
+  readonly lookup?: (hash: string, at: Date) => Promise<KeyRecord | undefined>;
 }
 
 /** The scopes of `required` that `held` lacks. */
@@ -50,13 +57,18 @@ export function missingScopes(held: readonly Scope[], required: readonly Scope[]
  * THE verification of an API key, used by the request pipeline (lib/auth/authenticate.ts) and by
  * `POST /v1/keys/verify`, in API.md's order: shape and checksum (no I/O at all) → lookup by hash
  * (the current secret, or the previous one in its grace period) → revoked → expired → tenant
- * suspended → IP allow-list → scopes. A pure function of the database and its arguments, so that a
- * cache can wrap it later.
+ * suspended → IP allow-list → scopes. A pure function of the record and its arguments: the
+ * instance cache wraps only the lookup (options.lookup).
  */
 export async function verifyApiKey(db: Db, secret: string, options: VerifyOptions): Promise<KeyVerification> {
   if (!parseApiKey(secret)) return { valid: false, code: 'invalid_api_key', key: null, malformed: true };
-  const row = await findKeyBySecretHash(db, hashApiKey(secret), options.at);
-  if (!row) return { valid: false, code: 'invalid_api_key', key: null };
+  const hash = hashApiKey(secret);
+  const row = await (options.lookup ?? ((h, at) => findKeyBySecretHash(db, h, at)))(hash, options.at);
+  // The previous secret only within its grace period (the SQL says so too; a cached record must as well).
+  const graceOver = (end: Date | null) => end === null || end <= options.at;
+  if (!row || (row.key_hash !== hash && graceOver(row.previous_expires_at))) {
+    return { valid: false, code: 'invalid_api_key', key: null };
+  }
   const key: VerifiedKey = {
     id: row.id,
     tenantId: row.tenant_id,

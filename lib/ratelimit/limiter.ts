@@ -11,6 +11,13 @@ export interface RateLimitPolicy {
   readonly name: string;
   readonly limit: number;
   readonly windowSeconds: number;
+  /**
+   * What a request meets when the limiter's store cannot answer (lib/ratelimit/outage.ts): `open` counts
+   * it in this instance's memory instead (quotas: an outage of the store must not be an outage of every
+   * integration), `closed` answers 503 (security throttles: guessing must never become free). Unset is
+   * `closed`.
+   */
+  readonly onOutage?: 'open' | 'closed';
 }
 
 export interface RateLimitResult {
@@ -37,10 +44,11 @@ export interface RateLimiter {
 
 /**
  * The one bound on a limiter call against its store, retries included: past it the call fails as
- * unavailable (503) rather than hold the request. Upstash answers in tens of milliseconds. It must stay
- * well under the 2 seconds in which a frozen store has to turn into a 503. RATE_LIMIT_TIMEOUT_MS sets it.
+ * unavailable (a quota then falls back to memory, a throttle answers 503) rather than hold the request.
+ * Upstash answers in single-digit to tens of milliseconds from the same region, so 300 ms is an outage,
+ * not a slow moment, and it is all a request pays while the store is down. RATE_LIMIT_TIMEOUT_MS sets it.
  */
-export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 1500;
+export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 300;
 
 /** Thrown when the limiter's backing store cannot be reached; the HTTP layer answers 503. */
 export class RateLimiterUnavailableError extends Error {

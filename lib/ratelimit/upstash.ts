@@ -28,16 +28,10 @@ export interface UpstashLimiterOptions {
  * make several requests (EVALSHA, then EVAL after a Redis restart forgot the script; SCAN pages for a
  * reset), so each call also runs against one overall deadline: the budget bounds the call, not a request.
  */
-export function createUpstashLimiter(opts: UpstashLimiterOptions): RateLimiter {
+export function createUpstashLimiter(opts: UpstashLimiterOptions, shared?: Redis): RateLimiter {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS;
   const orUnavailable = <T>(call: () => Promise<T>) => withinBudget(call, timeoutMs);
-  const redis = new Redis({
-    url: opts.url,
-    token: opts.token,
-    retry: { retries: 1, backoff: () => 50 },
-    signal: () => AbortSignal.timeout(timeoutMs),
-    enableTelemetry: false,
-  });
+  const redis = shared ?? createUpstashRedis(opts);
   const ratelimitFor = ratelimitCache(redis, opts.prefix);
 
   return {
@@ -62,6 +56,29 @@ export function createUpstashLimiter(opts: UpstashLimiterOptions): RateLimiter {
       }
     },
   };
+}
+
+/**
+ * The REST client the limiter and the key signals (lib/ratelimit/signals.ts) share. Auto-pipelining
+ * (the library's default, spelled out here because the hot path depends on it) sends every command
+ * issued in the same tick as ONE /pipeline request: the tier limit's EVALSHA and the key's signal EVAL
+ * travel together, so a warm key-authenticated request costs exactly one round trip.
+ */
+export function createUpstashRedis(opts: UpstashLimiterOptions): Redis {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS;
+  return new Redis({
+    url: opts.url,
+    token: opts.token,
+    retry: { retries: 1, backoff: () => 50 },
+    signal: () => AbortSignal.timeout(timeoutMs),
+    enableTelemetry: false,
+    enableAutoPipelining: true,
+  });
+}
+
+/** Runs one call against the limiter's deadline; any failure, the deadline included, is "unavailable". */
+export function withinRateLimitBudget<T>(call: () => Promise<T>, budgetMs: number): Promise<T> {
+  return withinBudget(call, budgetMs);
 }
 
 /** One Ratelimit per distinct policy: the algorithm (limit and window) is fixed at construction. */
@@ -121,6 +138,6 @@ function toResult(
  * and the ':' separator keeps that pattern to this identifier's keys: unescaped, resetting `*` would wipe
  * every identifier's counters and resetting `a` would also wipe `a:b`'s. Escaping '%' keeps it one-to-one.
  */
-function keySafe(part: string): string {
+export function keySafe(part: string): string {
   return part.replace(/[%:*?[\]\\]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

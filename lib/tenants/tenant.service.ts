@@ -5,6 +5,8 @@ import type { Db } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { JsonValue, Tier } from '../db/tables.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { KeySignals } from '../ratelimit/signals.js';
 import { insertTenant, slugTaken, type TenantRow, updateTenant } from './tenant.repository.js';
 import type { TenantView } from './tenant.schemas.js';
 
@@ -109,5 +111,17 @@ export async function changeTenant(
       at,
     );
     return result.after;
+  });
+}
+
+/**
+ * After a committed change of a tenant's status: the signal moves, so every instance's cached keys are
+ * re-verified from Postgres on their next use. Suspensions are rare, so one epoch for all tenants does.
+ */
+export async function tenantStatusChanged(deps: { signals: KeySignals; log: Logger }): Promise<void> {
+  await deps.signals.bumpTenants().catch((error: unknown) => {
+    deps.log.error('tenant change signal not written: other instances may use cached keys until their TTL', {
+      error,
+    });
   });
 }

@@ -433,6 +433,9 @@ describe('dependency faults', { skip }, () => {
           LOG_LEVEL: 'silent',
           DATA_DIR: 'memory',
           BCRYPT_COST: '10',
+          // The bridge runs in the server's own busy event loop on a shared 2-core machine: at the 300 ms
+          // default a slow moment reads as "Redis down". The bound itself is tested in tests/unit/outage.
+          RATE_LIMIT_TIMEOUT_MS: '1000',
         };
         if (driver === 'neon') {
           proxy = await startNeonWsProxy({ targetPort: postgres.port });

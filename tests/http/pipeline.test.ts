@@ -259,20 +259,40 @@ forEachBackend(
   },
 );
 
+const limiterDown = { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_TOKEN: 'x' };
+
 forEachBackend(
   'a rate limiter that is down',
   (ctx) => {
-    it('fails closed: 503 service_unavailable with Retry-After, and health says so', async () => {
-      const res = await call(ctx.app, 'GET', '/v1/tenants', { headers: asAdmin });
-      assert.equal(res.status, 503);
-      assert.equal(res.body.code, 'service_unavailable');
-      assert.ok(Number(res.headers.get('retry-after')) > 0);
+    it('quotas fail open to the instance, throttles fail closed (503 + Retry-After); health says down', async () => {
+      const quota = await call(ctx.app, 'GET', '/v1/tenants', { headers: asAdmin });
+      assert.equal(quota.status, 200, quota.text);
+      assert.equal(quota.headers.get('ratelimit-policy'), '"admin";q=10000;w=900');
+      const login = await call(ctx.app, 'POST', '/v1/auth', {
+        json: { email: 'nobody@example.com', password: 'not the password at all' },
+      });
+      assert.equal(login.status, 503, login.text);
+      assert.equal(login.body.code, 'service_unavailable');
+      assert.ok(Number(login.headers.get('retry-after')) > 0);
       const health = await call(ctx.app, 'GET', '/api/health');
       assert.equal(health.status, 503);
       assert.deepEqual(health.body, { status: 'degraded', db: 'ok', ratelimit: 'down' });
     });
   },
-  { env: { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_TOKEN: 'x' } },
+  { env: limiterDown },
+);
+
+forEachBackend(
+  'a rate limiter that is down, with RATE_LIMIT_ON_OUTAGE=closed',
+  (ctx) => {
+    it('fails every policy closed: 503 service_unavailable with Retry-After', async () => {
+      const res = await call(ctx.app, 'GET', '/v1/tenants', { headers: asAdmin });
+      assert.equal(res.status, 503);
+      assert.equal(res.body.code, 'service_unavailable');
+      assert.ok(Number(res.headers.get('retry-after')) > 0);
+    });
+  },
+  { env: { ...limiterDown, RATE_LIMIT_ON_OUTAGE: 'closed' } },
 );
 
 describe('a database that is down', () => {

@@ -46,6 +46,7 @@ const PUBLIC_ENDPOINTS = [
   'GET /v1/auth/validate-reset-token/{token}',
   'POST /v1/auth/reset-password',
   'POST /v1/auth/set-password',
+  'GET /v1/ping',
 ].sort();
 
 const name = (endpoint: Endpoint) => `${endpoint.method} ${endpoint.path}`;

@@ -56,16 +56,20 @@ describe('configuration', () => {
     const defaults = loadConfig(services);
     assert.ok(defaults.database.kind === 'pg' && defaults.rateLimit.kind === 'upstash');
     assert.deepEqual(defaults.database.timeouts, { connectMs: 1500, statementMs: 1000 });
-    assert.equal(defaults.rateLimit.timeoutMs, 1500);
+    assert.equal(defaults.rateLimit.timeoutMs, 300);
+    assert.equal(defaults.rateLimit.onOutage, 'policy');
     const tuned = loadConfig({
       ...services,
       DB_CONNECT_TIMEOUT_MS: '800',
       DB_STATEMENT_TIMEOUT_MS: '250',
-      RATE_LIMIT_TIMEOUT_MS: '300',
+      RATE_LIMIT_TIMEOUT_MS: '200',
+      RATE_LIMIT_ON_OUTAGE: 'closed',
     });
     assert.ok(tuned.database.kind === 'pg' && tuned.rateLimit.kind === 'upstash');
     assert.deepEqual(tuned.database.timeouts, { connectMs: 800, statementMs: 250 });
-    assert.equal(tuned.rateLimit.timeoutMs, 300);
+    assert.equal(tuned.rateLimit.timeoutMs, 200);
+    assert.equal(tuned.rateLimit.onOutage, 'closed');
+    assert.match(failure({ ...services, RATE_LIMIT_ON_OUTAGE: 'open' }), /RATE_LIMIT_ON_OUTAGE/);
     assert.match(failure({ ...services, RATE_LIMIT_TIMEOUT_MS: 'soon' }), /RATE_LIMIT_TIMEOUT_MS/);
     assert.match(failure({ ...services, DB_STATEMENT_TIMEOUT_MS: '0' }), /DB_STATEMENT_TIMEOUT_MS/);
   });

@@ -1,0 +1,173 @@
+import type { Redis } from '@upstash/redis';
+import { RATE_WINDOW_SECONDS } from '../vocabulary.js';
+import { RateLimiterUnavailableError, windowStart } from './limiter.js';
+import { keySafe, withinRateLimitBudget } from './upstash.js';
+
+/**
+ * Revocation signals and usage counters for API keys, kept in the limiter's store (Redis; in memory in
+ * the embedded mode). See docs/decisions/0020-key-cache-and-revocation-signal.md.
+ *
+ * A signal is a version string: the counter of the presented secret's hash (bumped by every revoke,
+ * rotation and scope or allow-list change of the key that secret names) and the tenants' epoch (bumped
+ * by every change of a tenant's status). A cached key record is trusted only while the version read
+ * with the request equals the one read BEFORE the record was loaded from Postgres: writers commit
+ * first and bump after, so any change the record missed has moved the version.
+ */
+export interface KeySignals {
+  /** The current version for a secret's hash (cold path: read before the database lookup). */
+  read(hash: string): Promise<string>;
+  /**
+   * The same version, and one request counted in the key's usage for the window containing `at`, and
+   * the client address noted among the key's addresses (`newAddress`: seen for the first time, by a key
+   * that had been used from others). Issue it in the same tick as the key's limiter call: both then
+   * travel in one round trip.
+   */
+  touch(hash: string, keyId: string, at: number, address: string): Promise<Touched>;
+  /** After a committed change of a key: its secrets' hashes (current and previous) move on. */
+  bumpKeys(hashes: readonly string[]): Promise<void>;
+  /** After a committed change of a tenant's status: every cached key re-verifies once. */
+  bumpTenants(): Promise<void>;
+  /** Requests counted per window start (Unix ms) for windows starting in [from, to]. */
+  usage(keyId: string, from: number, to: number): Promise<Map<number, number>>;
+}
+
+export interface Touched {
+  readonly versions: string;
+  readonly newAddress: boolean;
+}
+
+/** Addresses remembered per key (past it, new ones are no longer flagged: a key used from everywhere). */
+const MAX_ADDRESSES = 1_000;
+const ADDRESS_TTL_SECONDS = 30 * 24 * 3600;
+
+/** Usage is kept for a day and a window beyond it (API.md: the last 24 hours). */
+const USAGE_TTL_SECONDS = 25 * 3600;
+/** A bumped version outlives any cache entry by far (the key cache's TTL is seconds). */
+const VERSION_TTL_SECONDS = 24 * 3600;
+const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
+const QUIET_AFTER_FAILURE_MS = 1_000;
+
+const windowNumber = (at: number) => Math.floor(windowStart(at, RATE_WINDOW_SECONDS) / WINDOW_MS);
+
+/** Counts the request, notes the address and reads both versions, atomically, as one command. */
+const TOUCH_SCRIPT = `
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+local known = redis.call('SCARD', KEYS[4])
+local added = 0
+if known < tonumber(ARGV[4]) then added = redis.call('SADD', KEYS[4], ARGV[3]) end
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+local versions = (redis.call('GET', KEYS[1]) or '0') .. ':' .. (redis.call('GET', KEYS[2]) or '0')
+if added == 1 and known > 0 then return versions .. ':new' end
+return versions
+`;
+
+export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: number): KeySignals {
+  const hashKey = (hash: string) => `${prefix}:sig:h:${keySafe(hash)}`;
+  const tenantsKey = `${prefix}:sig:tenants`;
+  const usageKey = (keyId: string) => `${prefix}:use:${keySafe(keyId)}`;
+  // After a failure, cold lookups stop waiting for the store for a moment: their version is only a
+  // baseline for caching, and without one the record is simply not cached (Postgres decides).
+  let quietUntil = 0;
+  const within = <T>(call: () => Promise<T>) =>
+    withinRateLimitBudget(call, timeoutMs).catch((error: unknown) => {
+      quietUntil = Date.now() + QUIET_AFTER_FAILURE_MS;
+      throw error;
+    });
+  return {
+    async read(hash) {
+      if (Date.now() < quietUntil) throw new RateLimiterUnavailableError('recently unavailable');
+      const [own, tenants] = await within(() =>
+        redis.mget<(string | number | null)[]>(hashKey(hash), tenantsKey),
+      );
+      return `${own ?? 0}:${tenants ?? 0}`;
+    },
+    touch(hash, keyId, at, address) {
+      // Called synchronously (no await first) so that it joins the limiter call's pipeline.
+      return within(() =>
+        redis.eval<string[], string>(
+          TOUCH_SCRIPT,
+          [hashKey(hash), tenantsKey, usageKey(keyId), `${prefix}:ips:${keySafe(keyId)}`],
+          [
+            String(windowNumber(at)),
+            String(USAGE_TTL_SECONDS),
+            address,
+            String(MAX_ADDRESSES),
+            String(ADDRESS_TTL_SECONDS),
+          ],
+        ),
+      ).then(touched);
+    },
+    async bumpKeys(hashes) {
+      await within(() =>
+        Promise.all(
+          hashes.flatMap((hash) => [
+            redis.incr(hashKey(hash)),
+            redis.expire(hashKey(hash), VERSION_TTL_SECONDS),
+          ]),
+        ),
+      );
+    },
+    async bumpTenants() {
+      await within(() => redis.incr(tenantsKey));
+    },
+    async usage(keyId, from, to) {
+      const all = await within(() => redis.hgetall<Record<string, string | number>>(usageKey(keyId)));
+      return windowsBetween(
+        Object.entries(all ?? {}).map(([window, count]) => [Number(window) * WINDOW_MS, Number(count)]),
+        from,
+        to,
+      );
+    },
+  };
+}
+
+/** The embedded mode's equivalent: one process, one map. */
+export function createMemorySignals(): KeySignals {
+  const versions = new Map<string, number>();
+  let tenants = 0;
+  const usage = new Map<string, Map<number, number>>();
+  const addresses = new Map<string, Set<string>>();
+  const version = (hash: string) => `${versions.get(hash) ?? 0}:${tenants}`;
+  return {
+    async read(hash) {
+      return version(hash);
+    },
+    async touch(hash, keyId, at, address) {
+      const seen = addresses.get(keyId) ?? new Set<string>();
+      const known = seen.size;
+      const added = known < MAX_ADDRESSES && !seen.has(address);
+      if (added) seen.add(address);
+      addresses.set(keyId, seen);
+      const windows = usage.get(keyId) ?? new Map<number, number>();
+      const start = windowStart(at, RATE_WINDOW_SECONDS);
+      windows.set(start, (windows.get(start) ?? 0) + 1);
+      // Forget windows older than the day the usage report covers.
+      for (const key of windows.keys()) if (key < start - USAGE_TTL_SECONDS * 1000) windows.delete(key);
+      usage.set(keyId, windows);
+      return { versions: version(hash), newAddress: added && known > 0 };
+    },
+    async bumpKeys(hashes) {
+      for (const hash of hashes) versions.set(hash, (versions.get(hash) ?? 0) + 1);
+    },
+    async bumpTenants() {
+      tenants += 1;
+    },
+    async usage(keyId, from, to) {
+      return windowsBetween([...(usage.get(keyId) ?? new Map<number, number>())], from, to);
+    },
+  };
+}
+
+function windowsBetween(entries: Iterable<[number, number]>, from: number, to: number): Map<number, number> {
+  const result = new Map<number, number>();
+  for (const [start, count] of entries) if (start >= from && start <= to) result.set(start, count);
+  return result;
+}
+
+function touched(reply: unknown): Touched {
+  const text = String(reply);
+  return text.endsWith(':new')
+    ? { versions: text.slice(0, -':new'.length), newAddress: true }
+    : { versions: text, newAddress: false };
+}

@@ -1,0 +1,260 @@
+/**
+ * The hot path of a key-authenticated request (issue 8): warm, it makes no Postgres round trip and exactly
+ * one Redis round trip (the tier limit, the key's usage and its revocation signal, auto-pipelined), and
+ * every change a key's verification depends on still takes effect on the very next request, in this
+ * instance and in another one sharing the same Postgres and Redis. Counts, never durations.
+ */
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { type App, createApp } from '../../lib/app.js';
+import { asAdmin, call } from '../support/client.js';
+import { testClock } from '../support/clock.js';
+import { forEachBackend } from '../support/harness.js';
+import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
+
+const clock = testClock();
+const HOUR = 3600_000;
+
+/** Counts the HTTP requests the app's Upstash client sends (each is one Redis round trip). */
+function redisRoundTrips(app: App): { count(): number; restore(): void } {
+  const limiter = app.config.rateLimit;
+  const original = globalThis.fetch;
+  let count = 0;
+  if (limiter.kind === 'upstash') {
+    globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (url.startsWith(limiter.url)) count += 1;
+      return original(input, init);
+    }) as typeof fetch;
+  }
+  return {
+    count: () => count,
+    restore: () => {
+      globalThis.fetch = original;
+    },
+  };
+}
+
+forEachBackend(
+  'the hot path',
+  (ctx) => {
+    const others: App[] = [];
+    after(async () => {
+      for (const other of others) await other.close();
+    });
+
+    /** A second instance on the same Postgres and Redis (services only: embedded has one process). */
+    async function secondInstance(): Promise<App | null> {
+      if (ctx.app.config.rateLimit.kind !== 'upstash') return null;
+      const other = await createApp(ctx.app.config, { now: clock.now });
+      others.push(other);
+      return other;
+    }
+
+    it('a warm key-authenticated request: 0 Postgres queries, exactly 1 Redis round trip', async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId);
+      const counted = counting(ctx.app);
+      const trips = redisRoundTrips(ctx.app);
+      try {
+        const cold = await call(counted.app, 'GET', '/v1/whoami', { headers: withKey(issued.key) });
+        assert.equal(cold.status, 200, cold.text);
+        assert.equal(cold.body.key_id, issued.id);
+        await ctx.app.settle();
+        // Cold: the lookup, and after the response the debounced last-use write (one UPDATE).
+        assert.equal(counted.queries(), 2);
+        const services = ctx.app.config.rateLimit.kind === 'upstash';
+        // Cold: the signal read before the lookup, the limit with the signal, and (after the response)
+        // the usage read of the anomaly check.
+        assert.equal(trips.count(), services ? 3 : 0);
+        for (let i = 1; i <= 5; i++) {
+          const before = { queries: counted.queries(), trips: trips.count(), limits: counted.limiterCalls() };
+          const warm = await call(counted.app, 'GET', '/v1/whoami', { headers: withKey(issued.key) });
+          assert.equal(warm.status, 200, warm.text);
+          await ctx.app.settle(); // nothing deferred either: last use is written at most once a minute
+          assert.equal(warm.headers.get('ratelimit-policy'), '"public";q=100;w=900');
+          assert.equal(counted.queries() - before.queries, 0, 'warm: no Postgres round trip');
+          assert.equal(trips.count() - before.trips, services ? 1 : 0, 'warm: one Redis round trip');
+          assert.equal(counted.limiterCalls() - before.limits, 1, 'one limiter call');
+        }
+      } finally {
+        trips.restore();
+      }
+    });
+
+    /** A key warm in this instance (and in the second one, when there is one). */
+    async function warmKey(body: Record<string, unknown> = {}) {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId, { scopes: ['contracts', 'team'], ...body });
+      const other = await secondInstance();
+      const instances = other ? [ctx.app, other] : [ctx.app];
+      const get = (app: App, path = `/v1/tenants/${t.tenantId}/team-members`, key = issued.key) =>
+        call(app, 'GET', path, { headers: withKey(key) });
+      for (const app of instances) {
+        for (let i = 0; i < 2; i++) assert.equal((await get(app)).status, 200);
+      }
+      return { t, issued, instances, get };
+    }
+
+    it('revocation takes effect on the very next request, in every instance', async () => {
+      const { issued, instances, get } = await warmKey();
+      assert.equal(
+        (await call(ctx.app, 'DELETE', `/v1/api-keys/${issued.id}`, { headers: asAdmin })).status,
+        200,
+      );
+      for (const app of instances) {
+        const res = await get(app);
+        assert.equal(res.status, 401, res.text);
+        assert.equal(res.body.code, 'key_revoked');
+      }
+    });
+
+    it('a rotation without grace ends the old secret on the very next request, in every instance', async () => {
+      const { issued, instances, get, t } = await warmKey();
+      const rotated = await call(ctx.app, 'POST', `/v1/api-keys/${issued.id}/rotate`, {
+        headers: asAdmin,
+        json: { grace_period_hours: 0 },
+      });
+      assert.equal(rotated.status, 200, rotated.text);
+      for (const app of instances) {
+        assert.equal((await get(app)).body.code, 'invalid_api_key');
+        const path = `/v1/tenants/${t.tenantId}/team-members`;
+        assert.equal((await get(app, path, rotated.body.key)).status, 200);
+      }
+    });
+
+    it('the end of a grace period is honoured by a cached record, with no change written', async () => {
+      const { issued, instances, get } = await warmKey();
+      const rotated = await call(ctx.app, 'POST', `/v1/api-keys/${issued.id}/rotate`, {
+        headers: asAdmin,
+        json: { grace_period_hours: 1 },
+      });
+      assert.equal(rotated.status, 200);
+      for (const app of instances) for (let i = 0; i < 2; i++) assert.equal((await get(app)).status, 200);
+      clock.advance(HOUR + 1000);
+      for (const app of instances) assert.equal((await get(app)).body.code, 'invalid_api_key');
+    });
+
+    it('a narrowed scope list and a changed IP list apply on the very next request, in every instance', async () => {
+      const { issued, instances, get } = await warmKey();
+      const narrowed = await call(ctx.app, 'PATCH', `/v1/api-keys/${issued.id}`, {
+        headers: asAdmin,
+        json: { scopes: ['contracts'] },
+      });
+      assert.equal(narrowed.status, 200, narrowed.text);
+      for (const app of instances) assert.equal((await get(app)).body.code, 'insufficient_scope');
+      // Widened again: a refusal never rests on the cache either.
+      await call(ctx.app, 'PATCH', `/v1/api-keys/${issued.id}`, {
+        headers: asAdmin,
+        json: { scopes: ['contracts', 'team'] },
+      });
+      for (const app of instances) assert.equal((await get(app)).status, 200);
+      await call(ctx.app, 'PATCH', `/v1/api-keys/${issued.id}`, {
+        headers: asAdmin,
+        json: { ip_whitelist: ['198.51.100.0/24'] },
+      });
+      for (const app of instances) assert.equal((await get(app)).body.code, 'ip_not_allowed');
+    });
+
+    it("a tenant's suspension and reactivation apply on the very next request, in every instance", async () => {
+      const { t, instances, get } = await warmKey();
+      const own = `/v1/tenants/${t.tenantId}`;
+      await call(ctx.app, 'PATCH', own, { headers: asAdmin, json: { status: 'suspended' } });
+      for (const app of instances) assert.equal((await get(app)).body.code, 'tenant_suspended');
+      await call(ctx.app, 'PATCH', own, { headers: asAdmin, json: { status: 'active' } });
+      for (const app of instances) assert.equal((await get(app)).status, 200);
+    });
+
+    it('usage: requests and limited requests per window, counted with the limit; last use written in the background', async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId, { tier: 'public' });
+      const counted = counting(ctx.app);
+      const first = await call(counted.app, 'GET', '/v1/whoami', {
+        headers: withKey(issued.key),
+        ip: '198.51.100.7',
+      });
+      assert.equal(first.status, 200);
+      await ctx.app.settle();
+      const queries = counted.queries();
+      // 105 more from a second address: 101 allowed in all, 5 limited; no database write per request.
+      const statuses: number[] = [];
+      for (let i = 0; i < 105; i++) {
+        const res = await call(counted.app, 'GET', '/v1/whoami', {
+          headers: withKey(issued.key),
+          ip: '198.51.100.8',
+        });
+        statuses.push(res.status);
+      }
+      assert.equal(statuses.filter((s) => s === 429).length, 6);
+      await ctx.app.settle();
+      // One debounced last-use write (with its anomaly row) for 105 requests, at most a handful of statements.
+      assert.ok(counted.queries() - queries <= 4, `${counted.queries() - queries} queries for 105 requests`);
+      const usage = await call(ctx.app, 'GET', `/v1/api-keys/${issued.id}/usage`, { headers: asAdmin });
+      assert.equal(usage.status, 200, usage.text);
+      assert.equal(usage.body.windows.length, 96);
+      const current = usage.body.windows.at(-1);
+      assert.deepEqual(
+        { requests: current.requests, limited: current.limited },
+        { requests: 106, limited: 6 },
+      );
+      assert.equal(Date.parse(current.start) % (15 * 60_000), 0, 'windows start at :00/:15/:30/:45');
+      assert.equal(usage.body.last_used_ip, '198.51.100.8');
+      assert.ok(usage.body.last_used_at);
+      const audit = await call(ctx.app, 'GET', `/v1/tenants/${t.tenantId}/audit-events?limit=50`, {
+        headers: asAdmin,
+      });
+      const anomalies = audit.body.data.filter((e: { action: string }) => e.action === 'api_key.anomaly');
+      assert.equal(anomalies.length, 1, 'the second address is new; the first use is not an anomaly');
+      assert.equal(anomalies[0].metadata.kind, 'new_address');
+    });
+
+    it('a window above 5× the trailing mean is a spike', async () => {
+      const { isSpike } = await import('../../lib/keys/key-usage.js');
+      const windows = (counts: number[]) => counts.map((requests) => ({ start: '', requests, limited: 0 }));
+      const quiet = Array.from({ length: 95 }, () => 10);
+      assert.equal(isSpike(windows([...quiet, 50]), 50), false);
+      assert.equal(isSpike(windows([...quiet, 51]), 51), true);
+      assert.equal(
+        isSpike(windows([...Array.from({ length: 95 }, () => 0), 3]), 3),
+        false,
+        'no history, no spike',
+      );
+    });
+
+    it('300 concurrent requests on a 100-limit key let exactly 100 through, across two instances too', async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId, { tier: 'public' });
+      const other = await secondInstance();
+      const instances = other ? [ctx.app, other] : [ctx.app];
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          call(instances[i % instances.length] as App, 'GET', '/v1/whoami', { headers: withKey(issued.key) }),
+        ),
+      );
+      const ok = results.filter((r) => r.status === 200);
+      const limited = results.filter((r) => r.status === 429);
+      assert.equal(ok.length, 100);
+      assert.equal(limited.length, 200);
+      for (const res of limited) {
+        assert.equal(res.headers.get('x-ratelimit-remaining'), '0');
+        const t = Number(/;t=(\d+)$/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+        assert.ok(t > 0 && Number(res.headers.get('retry-after')) >= t, 'Retry-After never earlier than t');
+      }
+    });
+
+    it('the instance cache is bounded: least recently used entries go first', async () => {
+      const { KeyCache } = await import('../../lib/keys/key-cache.js');
+      const cache = new KeyCache(2, 1000);
+      const record = { id: 'k' } as never;
+      cache.set('a', record, '0:0', 0);
+      cache.set('b', record, '0:0', 0);
+      assert.ok(cache.get('a', 1));
+      cache.set('c', record, '0:0', 2);
+      assert.equal(cache.size, 2);
+      assert.equal(cache.get('b', 3), undefined, 'b was the least recently used');
+      assert.ok(cache.get('a', 3));
+      assert.equal(cache.get('a', 1000), undefined, 'past its TTL');
+    });
+  },
+  { options: { now: clock.now } },
+);
