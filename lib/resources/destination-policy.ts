@@ -44,7 +44,8 @@ export async function refusedDestination(
   }
   if (parsed.protocol !== 'https:') return 'must be an https URL';
   if (parsed.username || parsed.password) return 'must not carry user info';
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  // Brackets of an IPv6 literal and the trailing dot of a fully qualified name (`localhost.`) go.
+  const host = parsed.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (ipaddr.isValid(host)) {
     // Only canonical literals: `http://2130706433/` and `0x7f.1` are normalised by URL already; this
     // refuses what remains odd.

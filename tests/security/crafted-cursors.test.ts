@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { pageQuery } from '../../lib/db/pagination.js';
 import { allEndpoints } from '../../lib/endpoints.js';
+import { tierRules } from '../../lib/vocabulary.js';
 import { asAdmin, call } from '../support/client.js';
 import { ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
+import { adminKey, withKey } from '../support/keys.js';
 import { errorPaths } from '../support/problems.js';
 
 const ID = '3f1c2b7e-8d4a-4c1e-9b2f-6a5d4e3c2b1a';
@@ -44,6 +46,11 @@ const CRAFTED: Record<string, string> = {
 forEachBackend('crafted list cursors', (ctx) => {
   it('every list answers 422 on query.cursor for every crafted cursor, 200 for a cursor it issued', async () => {
     const { tenantId, session } = await ownerSession(ctx.app);
+    // Lists only keys may read (contracts, vaults, webhooks) are read with a key carrying every scope.
+    const partnerKey = await adminKey(ctx.app, tenantId, {
+      tier: 'partner',
+      scopes: [...tierRules.partner.scopes],
+    });
     const lists = allEndpoints().filter(
       (endpoint) => endpoint.method === 'GET' && endpoint.query === pageQuery,
     );
@@ -52,7 +59,11 @@ forEachBackend('crafted list cursors', (ctx) => {
       const path = endpoint.path.replace('{tenantId}', tenantId);
       assert.ok(!/\{/.test(path), `${endpoint.path}: add its parameters to this test`);
       const auth =
-        endpoint.auth !== 'none' && endpoint.auth.person ? session.auth : (asAdmin as Record<string, string>);
+        endpoint.auth !== 'none' && endpoint.auth.person
+          ? session.auth
+          : endpoint.auth !== 'none' && endpoint.auth.admin
+            ? (asAdmin as Record<string, string>)
+            : withKey(partnerKey.key);
       const first = await call(ctx.app, 'GET', `${path}?limit=1`, { headers: auth });
       assert.equal(first.status, 200, `${endpoint.path}: ${first.text}`);
       if (first.body.next_cursor) {

@@ -69,6 +69,8 @@ describe('the SSRF rule for saved destinations', () => {
     const never = async () => assert.fail('must not resolve');
     for (const url of [
       'https://localhost/',
+      'https://localhost./',
+      'https://metadata.google.internal./',
       'https://metadata.google.internal/computeMetadata/v1/',
       'https://printer.local/',
       'https://intranet/',
