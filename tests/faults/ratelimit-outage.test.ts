@@ -198,7 +198,9 @@ describe('Redis outage, by policy', { skip }, () => {
       for (const phase of [before, during, afterwards]) {
         assert.ok(
           of(phase, 'key').length > 0 && of(phase, 'login').length > 0,
-          'the load ran in every phase',
+          `the load ran in every phase (key, login answers before/during/after): ${JSON.stringify(
+            [before, during, afterwards].map((list) => [of(list, 'key').length, of(list, 'login').length]),
+          )}`,
         );
       }
       for (const phase of [before, afterwards]) {
