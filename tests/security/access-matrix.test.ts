@@ -100,6 +100,7 @@ const MATRIX: Record<string, string> = {
   'POST /v1/embed/sessions':                                  '401      scope    scope    ok       scope    ok       403      403      403      403      403',
   // Service endpoints
   'POST /v1/keys/verify':                                     '401      403      403      403      ok       403      403      403      403      403      ok',
+  'GET /v1/whoami':                                           '401      ok       ok       ok       ok       ok       ok       ok       ok       ok       ok',
 };
 
 /** Operations that answer without a credential (the rows above are every other one). */
@@ -107,6 +108,7 @@ const PUBLIC = [
   'GET /api/health',
   'GET /api/openapi.json',
   'GET /.well-known/jwks.json',
+  'GET /v1/ping',
   'POST /v1/auth',
   'POST /v1/auth/team-member',
   'POST /v1/auth/refresh',
