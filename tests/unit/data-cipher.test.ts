@@ -82,6 +82,7 @@ describe('encryption at rest (AES-256-GCM)', () => {
       UPSTASH_REDIS_REST_URL: 'https://r.example.com',
       UPSTASH_REDIS_REST_TOKEN: 't',
       JWT_PRIVATE_KEYS: '[]',
+      APP_URL: 'https://auth.example.com',
     };
     assert.throws(() => loadConfig(vercel), /DATA_ENCRYPTION_KEY is required on Vercel/);
     assert.equal(loadConfig({ ...vercel, DATA_ENCRYPTION_KEY: good[0] ?? '' }).production, true);

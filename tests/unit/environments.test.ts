@@ -166,6 +166,7 @@ describe('Vercel Marketplace variable names', () => {
       token: 'kv',
       prefix: 'heir',
       timeoutMs: DEFAULT_RATE_LIMIT_TIMEOUT_MS,
+      onOutage: 'policy',
     });
     assert.match(
       failure({ ...rest, KV_REST_API_URL: 'not a url', KV_REST_API_TOKEN: 'kv' }),
