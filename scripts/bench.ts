@@ -18,6 +18,7 @@ import { testBackends } from '../tests/support/backends.js';
 import { asAdmin, call } from '../tests/support/client.js';
 import { createTenant, logIn, ownerSession } from '../tests/support/fixtures.js';
 import { counting } from '../tests/support/keys.js';
+import { loadBench, printLoad } from './bench-load.js';
 import { loadEnvFiles } from './load-env.js';
 
 loadEnvFiles();
@@ -220,6 +221,8 @@ for (const backend of testBackends()) {
   }
 }
 const memory = process.memoryUsage();
+// After the in-process part, so the two never compete for the machine's cores.
+const load = process.env.BENCH_SKIP_LOAD === '1' ? [] : await loadBench(quick);
 
 console.log(
   `\nHEIR Auth benchmark (${quick ? 'quick' : 'full'}; Node ${process.version}; in-process, one request at a time)`,
@@ -265,6 +268,7 @@ for (const backend of new Set(figures.map((f) => f.backend))) {
       `whoami / ping p50 ${ratio(backend, 'GET /v1/whoami', 'GET /v1/ping')}`,
   );
 }
+if (load.length > 0) printLoad(load);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 console.log(
   `memory: rss ${mb(memory.rss)}, heap used ${mb(memory.heapUsed)} (grew ${mb(memory.heapUsed - heapBefore)} during the run)`,

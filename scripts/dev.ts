@@ -181,7 +181,8 @@ server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
   }
   writeRaw(socket, bareProblem('invalid_request')).catch(() => socket.destroy());
 });
-server.listen(port, () => {
+// HOST=127.0.0.1 keeps it off other interfaces (the load benchmark sets it); by default, every one.
+const onListening = () => {
   const mode = `${app.database.kind} database, ${app.limiter.kind} rate limiter, ready in ${((performance.now() - started) / 1000).toFixed(1)} s`;
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port; // PORT=0: a free port
@@ -191,4 +192,6 @@ server.listen(port, () => {
     console.log(`Admin key${kept}; set ADMIN_KEY to choose your own: ${generatedAdminKey}`);
   }
   console.log(`Try: curl -s http://localhost:${bound}/v1/tenants -H "x-admin-key: $ADMIN_KEY"`);
-});
+};
+if (process.env.HOST) server.listen(port, process.env.HOST, onListening);
+else server.listen(port, onListening);
