@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { isAdmin } from '../auth/caller.js';
 import { pageSchema } from '../db/pagination.js';
 import { NotFoundError } from '../errors.js';
@@ -32,6 +33,18 @@ const managers = { admin: true, person: { roles: ['owner', 'admin'] } } as const
 /** `/v1/api-keys/{id}`: the key's tenant is the request's tenant; another tenant's key is a 404. */
 const ownedKey = { ownerOf: 'id', lookup: findApiKeyTenant } as const;
 
+/** Creates a key for the request's tenant (both create routes) and answers with its secret, once. */
+async function issueKey(ctx: HandlerContext, body: z.output<typeof createKeyBody>) {
+  const { row, secret } = await createKey(keyActor(ctx), ctx.tenantId, {
+    name: body.name,
+    tier: body.tier,
+    scopes: body.scopes,
+    ipWhitelist: body.ip_whitelist,
+    expiresInDays: body.expires_in_days,
+  });
+  return { ...toKeyView(row, ctx.now()), key: secret };
+}
+
 function keyActor(ctx: HandlerContext): KeyActor {
   return {
     db: ctx.db,
@@ -52,16 +65,7 @@ export const createKeyEndpoint = defineEndpoint({
   body: createKeyBody,
   response: { status: 201, description: 'The new key, with `key`', schema: keyWithSecretSchema },
   errors: [409],
-  handler: async (ctx, { body }) => {
-    const { row, secret } = await createKey(keyActor(ctx), ctx.tenantId, {
-      name: body.name,
-      tier: body.tier,
-      scopes: body.scopes,
-      ipWhitelist: body.ip_whitelist,
-      expiresInDays: body.expires_in_days,
-    });
-    return { ...toKeyView(row, ctx.now()), key: secret };
-  },
+  handler: async (ctx, { body }) => issueKey(ctx, body),
 });
 
 export const listKeysEndpoint = defineEndpoint({
@@ -231,16 +235,7 @@ export const createTenantKeyEndpoint = defineEndpoint({
   body: createTenantKeyBody,
   response: { status: 201, description: 'The new key, with `key`', schema: keyWithSecretSchema },
   errors: [409],
-  handler: async (ctx, { body }) => {
-    const { row, secret } = await createKey(keyActor(ctx), ctx.tenantId, {
-      name: body.name,
-      tier: body.tier,
-      scopes: body.scopes,
-      ipWhitelist: body.ip_whitelist,
-      expiresInDays: body.expires_in_days,
-    });
-    return { ...toKeyView(row, ctx.now()), key: secret };
-  },
+  handler: async (ctx, { body }) => issueKey(ctx, body),
 });
 
 export const listTenantKeysEndpoint = defineEndpoint({
