@@ -9,7 +9,11 @@ import { sql } from 'kysely';
 import { type DatabaseHandle, type Db, openDatabase } from '../../lib/db/database.js';
 import { migrate } from '../../lib/db/migrate.js';
 import { tables } from '../../lib/db/tables.js';
-import { createScratchDatabase } from '../support/backends.js';
+import {
+  createScratchDatabase,
+  type EmptyDatabaseBackend,
+  emptyDatabaseBackends,
+} from '../support/backends.js';
 
 const { DATABASE_URL } = process.env;
 
@@ -104,41 +108,11 @@ function schemaDrift(live: readonly LiveColumn[], specs: TableSpecs): string[] {
   return drift;
 }
 
-interface SchemaBackend {
-  readonly name: string;
-  /** A fresh, empty database. */
-  open(): Promise<{ handle: DatabaseHandle; dispose(): Promise<void> }>;
-}
-
-const backends: SchemaBackend[] = [
-  {
-    name: 'embedded',
-    async open() {
-      const handle = await openDatabase({ kind: 'pglite', dataDir: null });
-      return { handle, dispose: () => handle.close() };
-    },
-  },
-];
-if (DATABASE_URL) {
-  backends.push({
-    name: 'postgres',
-    async open() {
-      const scratch = await createScratchDatabase(DATABASE_URL);
-      const handle = await openDatabase({ kind: 'pg', url: scratch.url });
-      return {
-        handle,
-        async dispose() {
-          await handle.close();
-          await scratch.drop();
-        },
-      };
-    },
-  });
-}
+const backends = emptyDatabaseBackends();
 
 for (const backend of backends) {
   describe(`db schema [${backend.name}]`, () => {
-    let opened: Awaited<ReturnType<SchemaBackend['open']>> | undefined;
+    let opened: Awaited<ReturnType<EmptyDatabaseBackend['open']>> | undefined;
     const handle = () => {
       if (!opened) throw new Error('database not opened');
       return opened.handle;

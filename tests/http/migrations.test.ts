@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { type DatabaseHandle, type Db, openDatabase } from '../../lib/db/database.js';
 import { migrate, migrationsFolder, schemaFile } from '../../lib/db/migrate.js';
-import { createScratchDatabase } from '../support/backends.js';
+import { createScratchDatabase, emptyDatabaseBackends } from '../support/backends.js';
 
 const { DATABASE_URL } = process.env;
 
@@ -45,37 +45,7 @@ async function ledger(db: Db): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
-interface Backend {
-  readonly name: string;
-  /** A fresh, empty database. */
-  open(): Promise<{ handle: DatabaseHandle; dispose(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'embedded',
-    async open() {
-      const handle = await openDatabase({ kind: 'pglite', dataDir: null });
-      return { handle, dispose: () => handle.close() };
-    },
-  },
-];
-if (DATABASE_URL) {
-  backends.push({
-    name: 'postgres',
-    async open() {
-      const scratch = await createScratchDatabase(DATABASE_URL);
-      const handle = await openDatabase({ kind: 'pg', url: scratch.url });
-      return {
-        handle,
-        async dispose() {
-          await handle.close();
-          await scratch.drop();
-        },
-      };
-    },
-  });
-}
+const backends = emptyDatabaseBackends();
 
 for (const backend of backends) {
   describe(`migrations [${backend.name}]`, () => {

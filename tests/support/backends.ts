@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type App, type AppOptions, createApp } from '../../lib/app.js';
 import { loadConfig } from '../../lib/config.js';
+import { type DatabaseHandle, openDatabase } from '../../lib/db/database.js';
 import { startUpstashBridge } from './upstash-bridge.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -119,5 +120,42 @@ export function testBackends(): TestBackend[] {
   const { DATABASE_URL, REDIS_URL } = process.env;
   const list = [embedded];
   if (DATABASE_URL && REDIS_URL) list.push(services(DATABASE_URL, REDIS_URL));
+  return list;
+}
+
+/** A backend that hands out fresh, empty databases (no schema), for the schema and migration tests. */
+export interface EmptyDatabaseBackend {
+  readonly name: string;
+  open(): Promise<{ handle: DatabaseHandle; dispose(): Promise<void> }>;
+}
+
+/** An in-memory PGlite always; a scratch database on the DATABASE_URL server when it is set. */
+export function emptyDatabaseBackends(): EmptyDatabaseBackend[] {
+  const list: EmptyDatabaseBackend[] = [
+    {
+      name: 'embedded',
+      async open() {
+        const handle = await openDatabase({ kind: 'pglite', dataDir: null });
+        return { handle, dispose: () => handle.close() };
+      },
+    },
+  ];
+  const { DATABASE_URL } = process.env;
+  if (DATABASE_URL) {
+    list.push({
+      name: 'postgres',
+      async open() {
+        const scratch = await createScratchDatabase(DATABASE_URL);
+        const handle = await openDatabase({ kind: 'pg', url: scratch.url });
+        return {
+          handle,
+          async dispose() {
+            await handle.close();
+            await scratch.drop();
+          },
+        };
+      },
+    });
+  }
   return list;
 }
