@@ -5,7 +5,7 @@ import { keySafe, withinRateLimitBudget } from './upstash.js';
 
 /**
  * Revocation signals and usage counters for API keys, kept in the limiter's store (Redis; in memory in
- * the embedded mode). See docs/decisions/0020-key-cache-and-revocation-signal.md.
+ * the embedded mode). See docs/decisions/0027-key-cache-and-revocation-signal.md.
  *
  * A signal is a version string: the counter of the presented secret's hash (bumped by every revoke,
  * rotation and scope or allow-list change of the key that secret names) and the tenants' epoch (bumped
