@@ -212,7 +212,7 @@ for (const path of UNKNOWN) {
 await app.close();
 
 // (b3) The built routes give static pages vercel.json's security headers.
-for (const path of ['/', '/docs/errors']) {
+for (const path of ['/', '/docs/errors', '/portal', '/portal/', '/reset-password', '/app/portal.js']) {
   const { found, headers } = applyRoutes(routes, path, builtLookup);
   if (!found?.startsWith('static ')) failures.push(`${path}: reaches ${found ?? NOTHING}, not a static page`);
   const csp = headers['content-security-policy'] ?? '';

@@ -2,7 +2,8 @@
  * `npm run dev`: serves the API on node:http with Vercel's routing (scripts/vercel-local.ts) over the
  * same function files Vercel deploys. With no settings it runs embedded: PGlite in DATA_DIR (default
  * ./.data; `memory` for none) and the in-process limiter. With REDIS_URL it starts the Upstash REST
- * bridge so the real @upstash/ratelimit path runs against local Redis.
+ * bridge so the real @upstash/ratelimit path runs against local Redis. It builds the developer portal
+ * (scripts/build-portal.ts) into public/ first; the portal is at /portal/.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,6 +57,10 @@ if (process.env.REDIS_URL && !process.env.UPSTASH_REDIS_REST_URL && !process.env
   process.env.UPSTASH_REDIS_REST_URL = bridge.url;
   process.env.UPSTASH_REDIS_REST_TOKEN = token;
 }
+
+// The portal's pages in public/ are built output (not committed): build them before serving.
+const { buildPortal } = await import('./build-portal.js');
+await buildPortal();
 
 const { ConfigError, loadConfig } = await import('../lib/config.js');
 const { getDefaultApp } = await import('../lib/app.js');
@@ -191,6 +196,7 @@ const onListening = () => {
     const kept = dataDir === 'memory' ? '' : ` (kept in ${join(dataDir, 'admin-key')})`;
     console.log(`Admin key${kept}; set ADMIN_KEY to choose your own: ${generatedAdminKey}`);
   }
+  console.log(`Developer portal: http://localhost:${bound}/portal/`);
   console.log(`Try: curl -s http://localhost:${bound}/v1/tenants -H "x-admin-key: $ADMIN_KEY"`);
 };
 if (process.env.HOST) server.listen(port, process.env.HOST, onListening);

@@ -1,0 +1,289 @@
+/** Team (owners and admins): members, add with a role (temporary password shown once), change role, remove. */
+import { useEffect, useState } from 'preact/hooks';
+import { ROLES, type Role } from '../../lib/vocabulary.js';
+import { call, type Me } from './api.js';
+import { assignableRoles } from './permissions.js';
+import type { Member, Page } from './types.js';
+import {
+  BusyButton,
+  Dialog,
+  ErrorBox,
+  Field,
+  fieldErrors,
+  formatDate,
+  OneTimeSecret,
+  useAction,
+} from './ui.js';
+
+export function TeamPage({ me }: { me: Me }) {
+  const base = `/v1/tenants/${me.tenant.id}/team-members`;
+  const [members, setMembers] = useState<Member[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<Member | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
+  const roles = assignableRoles(me.user.role);
+
+  const load = (after: string | null) =>
+    run(async () => {
+      const query = new URLSearchParams({ limit: '50' });
+      if (after) query.set('cursor', after);
+      const page = await call<Page<Member>>('GET', `${base}?${query}`);
+      setMembers((before) => (after && before ? [...before, ...page.data] : page.data));
+      setCursor(page.next_cursor);
+    });
+  useEffect(() => {
+    load(null);
+  }, []);
+
+  const changeRole = async (member: Member, role: Role) => {
+    setNotice(null);
+    const saved = await run(() => call<Member>('PATCH', `${base}/${member.id}`, { role }));
+    if (saved) {
+      setNotice(`${saved.name} is now ${saved.role === 'admin' ? 'an' : 'a'} ${saved.role}.`);
+      await load(null);
+    }
+  };
+
+  return (
+    <section aria-labelledby="team-title">
+      <div class="page-head">
+        <h1 id="team-title">Team</h1>
+        <button type="button" class="button primary" onClick={() => setAdding(true)}>
+          Add member
+        </button>
+      </div>
+      {me.user.role !== 'owner' ? (
+        <p class="hint">
+          Admins add and manage members; only owners grant or change the owner and admin roles.
+        </p>
+      ) : null}
+      {notice ? (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      ) : null}
+      <ErrorBox error={error} />
+      {members === null ? (
+        <p role="status">
+          <span class="spinner" aria-hidden="true" /> Loading members…
+        </p>
+      ) : (
+        <table class="cards">
+          <caption class="visually-hidden">Members of {me.tenant.name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Email</th>
+              <th scope="col">Role</th>
+              <th scope="col">Status</th>
+              <th scope="col">Last sign-in</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.map((member) => {
+              const self = member.id === me.user.id;
+              const mayChange = !self && (roles.includes(member.role) || me.user.role === 'owner');
+              return (
+                <tr key={member.id} data-member-id={member.id}>
+                  <th scope="row" data-label="Name">
+                    {member.name}
+                    {self ? ' (you)' : ''}
+                  </th>
+                  <td data-label="Email">{member.email}</td>
+                  <td data-label="Role">
+                    {mayChange ? (
+                      <select
+                        aria-label={`Role of ${member.name}`}
+                        value={member.role}
+                        disabled={busy}
+                        onChange={(e) => changeRole(member, e.currentTarget.value as Role)}
+                      >
+                        {ROLES.filter((role) => role === member.role || roles.includes(role)).map((role) => (
+                          <option key={role} value={role}>
+                            {role}
+                          </option>
+                        ))}
+                      </select>
+                    ) : (
+                      member.role
+                    )}
+                  </td>
+                  <td data-label="Status">
+                    {member.status}
+                    {member.password_change_required ? (
+                      <small class="hint"> (temporary password)</small>
+                    ) : null}
+                  </td>
+                  <td data-label="Last sign-in">{formatDate(member.last_login_at)}</td>
+                  <td data-label="Actions" class="row-actions">
+                    {mayChange ? (
+                      <button type="button" class="button danger small" onClick={() => setRemoving(member)}>
+                        Remove<span class="visually-hidden"> {member.name}</span>
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {cursor ? (
+        <BusyButton
+          type="button"
+          kind="secondary"
+          busy={busy}
+          label="Load more members"
+          busyLabel="Loading…"
+          onClick={() => load(cursor)}
+        />
+      ) : null}
+      {adding ? (
+        <AddMemberDialog
+          base={base}
+          roles={roles}
+          onClose={(changed) => {
+            setAdding(false);
+            if (changed) load(null);
+          }}
+        />
+      ) : null}
+      {removing ? (
+        <RemoveMemberDialog
+          base={base}
+          member={removing}
+          onClose={(changed) => {
+            setRemoving(null);
+            if (changed) {
+              setNotice(`${removing.name} was removed from the team.`);
+              load(null);
+            }
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function AddMemberDialog({
+  base,
+  roles,
+  onClose,
+}: {
+  base: string;
+  roles: Role[];
+  onClose: (changed: boolean) => void;
+}) {
+  const [email, setEmail] = useState('');
+  const [name, setName] = useState('');
+  const [role, setRole] = useState<Role>('member');
+  const [added, setAdded] = useState<{ member: Member; temporary_password: string } | null>(null);
+  const { busy, error, run } = useAction();
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const answer = await run(() =>
+      call<{ member: Member; temporary_password: string }>('POST', base, { email, name, role }),
+    );
+    if (answer) setAdded(answer);
+  };
+  if (added) {
+    return (
+      <Dialog title={`${added.member.name} was added`} onClose={() => onClose(true)}>
+        <OneTimeSecret
+          label="Temporary password"
+          value={added.temporary_password}
+          warning={`This is the only time it is shown. Give it to ${added.member.email} over a safe channel; they choose their own password at first sign-in.`}
+        />
+        <div class="actions">
+          <button type="button" class="button primary" onClick={() => onClose(true)}>
+            Done
+          </button>
+        </div>
+      </Dialog>
+    );
+  }
+  return (
+    <Dialog title="Add a team member" onClose={() => onClose(false)}>
+      <form onSubmit={submit} aria-label="Add a team member">
+        <Field label="Email" error={fieldErrors(error, 'email')}>
+          {(props) => (
+            <input
+              {...props}
+              type="email"
+              required
+              value={email}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+          )}
+        </Field>
+        <Field label="Name" error={fieldErrors(error, 'name')}>
+          {(props) => (
+            <input {...props} required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          )}
+        </Field>
+        <Field label="Role" error={fieldErrors(error, 'role')}>
+          {(props) => (
+            <select {...props} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
+              {roles.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <ErrorBox error={error} />
+        <div class="actions">
+          <BusyButton busy={busy} label="Add member" busyLabel="Adding…" />
+          <button type="button" class="button secondary" onClick={() => onClose(false)}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function RemoveMemberDialog({
+  base,
+  member,
+  onClose,
+}: {
+  base: string;
+  member: Member;
+  onClose: (changed: boolean) => void;
+}) {
+  const { busy, error, run } = useAction();
+  const remove = async () => {
+    const done = await run(async () => {
+      await call('DELETE', `${base}/${member.id}`);
+      return true;
+    });
+    if (done) onClose(true);
+  };
+  return (
+    <Dialog title={`Remove ${member.name}?`} onClose={() => onClose(false)}>
+      <p>
+        <strong>{member.name}</strong> ({member.email}) loses access at once: every session they have is
+        signed out.
+      </p>
+      <ErrorBox error={error} />
+      <div class="actions">
+        <BusyButton
+          type="button"
+          kind="danger"
+          busy={busy}
+          label={`Remove ${member.name}`}
+          busyLabel="Removing…"
+          onClick={remove}
+        />
+        <button type="button" class="button secondary" onClick={() => onClose(false)}>
+          Cancel
+        </button>
+      </div>
+    </Dialog>
+  );
+}

@@ -1,0 +1,238 @@
+/**
+ * The developer portal in a real browser: Debian's Chromium (/usr/bin/chromium, or CHROMIUM_PATH)
+ * driven by playwright-core (which never downloads a browser) against `scripts/dev.ts` started as a
+ * child process on a free port, embedded (DATA_DIR=memory), exactly as `npm run dev` serves it —
+ * the same vercel.json routing and headers, the portal built by the dev server at start.
+ *
+ * Every page is watched: a console error (a CSP violation is one), an uncaught exception, a failed
+ * request or any 5xx fails the test, and so does any 4xx response the test did not announce with
+ * `expectStatus` (Chromium logs each one as a console error too; only those are forgiven).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { TEST_ADMIN_KEY } from './backends.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** Why the browser suites cannot run here, or null when they can. */
+export function browserMissing(): string | null {
+  return existsSync(CHROMIUM)
+    ? null
+    : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.ok(address && typeof address === 'object');
+  return address.port;
+}
+
+export interface PortalServer {
+  readonly origin: string;
+  /** A call to the API as a client would make it (the admin key is TEST_ADMIN_KEY). */
+  api(
+    method: string,
+    path: string,
+    options?: { json?: unknown; headers?: Record<string, string> },
+  ): Promise<ApiAnswer>;
+  stop(): Promise<void>;
+}
+
+export interface ApiAnswer {
+  readonly status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies freely.
+  readonly body: any;
+}
+
+/** Starts `npm run dev`'s server, embedded, with `env` added (SMTP_URL for the mail tests). */
+export async function startPortalServer(env: Record<string, string> = {}): Promise<PortalServer> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: 'memory',
+    PORT: String(port),
+    APP_URL: origin,
+    ADMIN_KEY: TEST_ADMIN_KEY,
+    LOG_LEVEL: 'error',
+    ...env,
+  };
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'])
+    delete childEnv[name];
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
+    cwd: root,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dev server did not start:\n${output}`)), 120_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dev server exited (${code}):\n${output}`));
+    });
+  });
+  return {
+    origin,
+    async api(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.json !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${origin}${path}`, {
+        method,
+        headers,
+        ...(options.json !== undefined ? { body: JSON.stringify(options.json) } : {}),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : null };
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A tenant made through the admin API, with its owner signed up (temporary password replaced). */
+export interface TestTenant {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: { readonly email: string; readonly password: string };
+}
+
+let counter = 0;
+export function uniqueEmail(label: string): string {
+  counter += 1;
+  return `${label}.${process.pid}.${Date.now().toString(36)}.${counter}@example.com`;
+}
+
+export async function createTenant(
+  server: PortalServer,
+  options: { name: string; maxTier?: string; setPassword?: boolean },
+): Promise<TestTenant & { readonly temporaryPassword: string }> {
+  const email = uniqueEmail('owner');
+  const created = await server.api('POST', '/v1/tenants', {
+    headers: { 'x-admin-key': TEST_ADMIN_KEY },
+    json: { name: options.name, max_tier: options.maxTier ?? 'public', owner: { email, name: 'Olu Owner' } },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const temporaryPassword: string = created.body.owner.temporary_password;
+  const password = 'Portal-owner-pass-1';
+  if (options.setPassword !== false) {
+    const set = await server.api('POST', '/v1/auth/set-password', {
+      json: { email, temporary_password: temporaryPassword, new_password: password },
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+  }
+  return { id: created.body.tenant.id, name: options.name, owner: { email, password }, temporaryPassword };
+}
+
+/** Logs a person in through the API (for setting things up); returns the access token. */
+export async function apiLogin(server: PortalServer, email: string, password: string): Promise<string> {
+  const login = await server.api('POST', '/v1/auth', { json: { email, password } });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  return login.body.access_token;
+}
+
+export interface PageGuard {
+  /** Announces a response status the next step provokes on purpose (`path` is a substring of its URL). */
+  expectStatus(status: number, path: string): void;
+  /** Every request URL the page made (to check that no secret is ever in one). */
+  readonly urls: string[];
+  /** Fails with everything that went wrong on the page since the last check. */
+  check(): void;
+}
+
+const NETWORK_LOG = /^Failed to load resource: the server responded with a status of (4\d\d)/;
+
+export function guard(page: Page): PageGuard {
+  const problems: string[] = [];
+  const expected: { status: number; path: string }[] = [];
+  const urls: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    if (NETWORK_LOG.test(message.text())) return; // the response itself is judged below
+    problems.push(`console error: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('request', (request) => urls.push(request.url()));
+  page.on('requestfailed', (request) => {
+    problems.push(`request failed: ${request.method()} ${request.url()} (${request.failure()?.errorText})`);
+  });
+  page.on('response', (response) => {
+    const status = response.status();
+    if (status >= 500) problems.push(`${status} from ${response.request().method()} ${response.url()}`);
+    else if (status >= 400) {
+      const at = expected.findIndex((e) => e.status === status && response.url().includes(e.path));
+      if (at >= 0) expected.splice(at, 1);
+      else problems.push(`unexpected ${status} from ${response.request().method()} ${response.url()}`);
+    }
+  });
+  return {
+    urls,
+    expectStatus(status, path) {
+      expected.push({ status, path });
+    },
+    check() {
+      const found = [...problems];
+      problems.length = 0;
+      assert.deepEqual(found, [], found.join('\n'));
+    },
+  };
+}
+
+/** Runs axe-core in the page (injected through the debugging protocol, which the CSP does not govern). */
+export async function seriousAxeViolations(page: Page): Promise<string[]> {
+  const require = createRequire(import.meta.url);
+  const source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const violations = await page.evaluate(async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: axe is a global the injected script defines.
+    const axe = (globalThis as any).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map(
+      (v: { id: string; impact: string; help: string; nodes: { target: string[] }[] }) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        targets: v.nodes.map((n) => n.target.join(' ')),
+      }),
+    );
+  });
+  return violations
+    .filter((v: { impact: string }) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v: { id: string; impact: string; help: string; targets: string[] }) =>
+        `${v.impact} ${v.id}: ${v.help} (${v.targets.join(', ')})`,
+    );
+}
+
+/** True when the page is wider than its viewport (something would scroll sideways on a phone). */
+export function overflowsHorizontally(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+}
