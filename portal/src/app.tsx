@@ -39,7 +39,8 @@ function Portal() {
 
   const enter = async () => {
     setSession({ kind: 'signed-in', me: await call<Me>('GET', '/v1/auth/me') });
-    if (!location.hash.startsWith('#/keys')) location.hash = '#/keys';
+    // From the sign-in or forgot-password page to the keys; a reload keeps the page it was on.
+    if (!/^#\/(keys|team|audit)/.test(location.hash)) location.hash = '#/keys';
   };
 
   useEffect(() => {
