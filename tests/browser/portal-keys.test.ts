@@ -7,6 +7,7 @@
  * the screenshots linked from the README to docs/screenshots/.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -91,6 +92,14 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
   });
 
   it('signs in with the keyboard alone, after a wrong password is refused with a clear message', async () => {
+    // The dev server sends vercel.json's headers, as Vercel does: the CSP the page must live with.
+    const vercel = JSON.parse(readFileSync(new URL('../../vercel.json', import.meta.url), 'utf8'));
+    const wanted: { key: string; value: string }[] = vercel.headers[0].headers;
+    for (const path of ['/portal/', '/reset-password', '/app/portal.js']) {
+      const response = await fetch(`${server.origin}${path}`);
+      assert.equal(response.status, 200, path);
+      for (const { key, value } of wanted) assert.equal(response.headers.get(key), value, `${path} ${key}`);
+    }
     await page.goto(`${server.origin}/portal/`);
     await page.getByRole('heading', { name: 'Sign in to the developer portal' }).waitFor();
     await page.keyboard.press('Tab'); // the first control is the email field

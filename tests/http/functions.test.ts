@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { join, relative, sep } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { allEndpoints, endpointsOf, type FunctionFile, functionManifest } from '../../lib/endpoints.js';
 import type { Endpoint } from '../../lib/http/endpoint.js';
 import type { Router } from '../../lib/http/router.js';
+import { buildPortal } from '../../scripts/build-portal.js';
 import { createVercelRouter, projectRoot } from '../../scripts/vercel-local.js';
 
 const vercel = createVercelRouter();
@@ -80,6 +81,33 @@ describe('function manifest', () => {
         assert.equal(resolved.kind, 'function', sample);
         if (resolved.kind === 'function') assert.equal(fileOf(resolved.file), file, sample);
       }
+    }
+  });
+});
+
+describe('developer portal routing', () => {
+  // The portal's pages are built output (not committed): build them as Vercel's build step would.
+  before(() => buildPortal());
+
+  it('serves the portal and the reset page (the link in reset mails) as static files, with the CSP', () => {
+    const router = createVercelRouter();
+    const expected: Record<string, string> = {
+      '/portal': 'public/portal/index.html',
+      '/portal/': 'public/portal/index.html',
+      '/reset-password': 'public/reset-password/index.html',
+      '/reset-password/': 'public/reset-password/index.html',
+      '/app/portal.js': 'public/app/portal.js',
+      '/app/portal.css': 'public/app/portal.css',
+    };
+    for (const [path, file] of Object.entries(expected)) {
+      const resolved = router.resolve(new URL(path, 'https://heir.test'));
+      assert.equal(resolved.kind, 'static', path);
+      if (resolved.kind === 'static') assert.equal(fileOf(resolved.file), file, path);
+      assert.match(
+        resolved.headers['content-security-policy'] ?? '',
+        /script-src 'self'; style-src 'self'/,
+        path,
+      );
     }
   });
 });

@@ -1,16 +1,20 @@
 /**
  * public/ is served under `script-src 'self'; style-src 'self'` (vercel.json): a page with an inline
  * script, style element, style attribute or event handler would render broken, so none may have one,
- * and every stylesheet or script it links must be a file of public/.
+ * and every stylesheet or script it links must be a file of public/. The developer portal's pages are
+ * built output (scripts/build-portal.ts), so they are built first and checked like the others, and its
+ * bundle may name no other origin (only XML namespaces, which are never fetched).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { buildPortal, PORTAL_PAGES } from '../../scripts/build-portal.js';
 import { compiledRoutes } from '../../scripts/vercel-local.js';
 
 const publicDir = fileURLToPath(new URL('../../public', import.meta.url));
+await buildPortal();
 
 function htmlFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -23,8 +27,20 @@ function htmlFiles(dir: string): string[] {
 describe('static pages under the CSP', () => {
   const pages = htmlFiles(publicDir);
 
-  it('finds the pages', () => {
-    assert.ok(pages.length >= 2, pages.join(', '));
+  it('finds the pages, the portal’s among them', () => {
+    assert.ok(pages.length >= 4, pages.join(', '));
+    for (const page of PORTAL_PAGES) assert.ok(pages.includes(join(publicDir, page)), page);
+  });
+
+  it('the portal’s bundle and stylesheet load nothing from another origin', () => {
+    for (const file of ['app/portal.js', 'app/portal.css']) {
+      const text = readFileSync(join(publicDir, file), 'utf8');
+      const origins = [...text.matchAll(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s"'`)]*/gi)]
+        .map((match) => match[0])
+        .filter((url) => !/^http:\/\/www\.w3\.org\//.test(url));
+      assert.deepEqual(origins, [], file);
+      assert.doesNotMatch(text, /\beval\(|new Function\(/, `${file} needs no unsafe-eval`);
+    }
   });
 
   for (const page of pages) {
