@@ -69,7 +69,7 @@ export function SignIn({
             />
           )}
         </Field>
-        <ErrorBox error={error} />
+        <ErrorBox error={error} fields={['email', 'password']} />
         <BusyButton busy={busy} label="Sign in" busyLabel="Signing in…" />
       </form>
       <p>
@@ -146,7 +146,7 @@ export function SetPassword({
             />
           )}
         </Field>
-        <ErrorBox error={error} />
+        <ErrorBox error={error} fields={['new_password']} />
         <div class="actions">
           <BusyButton busy={busy} label="Set password and sign in" busyLabel="Saving…" />
           <button type="button" class="button secondary" onClick={onCancel}>
@@ -192,7 +192,7 @@ export function ForgotPassword() {
               />
             )}
           </Field>
-          <ErrorBox error={error} />
+          <ErrorBox error={error} fields={['email']} />
           <BusyButton busy={busy} label="Send reset link" busyLabel="Sending…" />
         </form>
       )}
@@ -258,7 +258,7 @@ export function ResetPassword() {
               />
             )}
           </Field>
-          <ErrorBox error={error} />
+          <ErrorBox error={error} fields={['password']} />
           {invalid ? (
             <p>
               <a href="/portal/#/forgot-password">Ask for a new link</a>

@@ -326,7 +326,7 @@ function CreateKeyDialog({ me, onClose }: { me: Me; onClose: (changed: boolean) 
             />
           )}
         </Field>
-        <ErrorBox error={error} />
+        <ErrorBox error={error} fields={['name', 'tier', 'scopes', 'ip_whitelist', 'expires_in_days']} />
         <div class="actions">
           <BusyButton busy={busy} label="Create key" busyLabel="Creating…" />
           <button type="button" class="button secondary" onClick={() => onClose(false)}>
@@ -373,7 +373,7 @@ function EditKeyDialog({ apiKey, onClose }: { apiKey: ApiKey; onClose: (changed:
             <textarea {...props} rows={3} value={ips} onInput={(e) => setIps(e.currentTarget.value)} />
           )}
         </Field>
-        <ErrorBox error={error} />
+        <ErrorBox error={error} fields={['name', 'scopes', 'ip_whitelist']} />
         <div class="actions">
           <BusyButton busy={busy} label="Save changes" busyLabel="Saving…" />
           <button type="button" class="button secondary" onClick={() => onClose(false)}>
@@ -443,7 +443,7 @@ function RotateKeyDialog({ apiKey, onClose }: { apiKey: ApiKey; onClose: (change
             />
           )}
         </Field>
-        <ErrorBox error={error} />
+        <ErrorBox error={error} fields={['grace_period_hours']} />
         <div class="actions">
           <BusyButton busy={busy} label="Rotate key" busyLabel="Rotating…" />
           <button type="button" class="button secondary" onClick={() => onClose(false)}>

@@ -86,6 +86,7 @@ export function TeamPage({ me }: { me: Me }) {
             {members.map((member) => {
               const self = member.id === me.user.id;
               const mayChange = !self && (roles.includes(member.role) || me.user.role === 'owner');
+              const choices = ROLES.filter((role) => role === member.role || roles.includes(role));
               return (
                 <tr key={member.id} data-member-id={member.id}>
                   <th scope="row" data-label="Name">
@@ -94,14 +95,14 @@ export function TeamPage({ me }: { me: Me }) {
                   </th>
                   <td data-label="Email">{member.email}</td>
                   <td data-label="Role">
-                    {mayChange ? (
+                    {mayChange && choices.length > 1 ? (
                       <select
                         aria-label={`Role of ${member.name}`}
                         value={member.role}
                         disabled={busy}
                         onChange={(e) => changeRole(member, e.currentTarget.value as Role)}
                       >
-                        {ROLES.filter((role) => role === member.role || roles.includes(role)).map((role) => (
+                        {choices.map((role) => (
                           <option key={role} value={role}>
                             {role}
                           </option>
@@ -235,7 +236,7 @@ function AddMemberDialog({
             </select>
           )}
         </Field>
-        <ErrorBox error={error} />
+        <ErrorBox error={error} fields={['email', 'name', 'role']} />
         <div class="actions">
           <BusyButton busy={busy} label="Add member" busyLabel="Adding…" />
           <button type="button" class="button secondary" onClick={() => onClose(false)}>

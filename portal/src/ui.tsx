@@ -3,11 +3,14 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 
-/** The message for an error the API answered (title, detail, request-level codes), or any other. */
-export function ErrorBox({ error }: { error: unknown }) {
+/**
+ * The message for an error the API answered (title, detail, and every field error that no field of the
+ * form shows: `fields` names those the form shows next to themselves), or any other error.
+ */
+export function ErrorBox({ error, fields = [] }: { error: unknown; fields?: readonly string[] }) {
   if (!error) return null;
   const api = error instanceof ApiError ? error : null;
-  const general = api ? api.errors.filter((e) => !e.path || e.path.startsWith('query.')) : [];
+  const general = api ? api.errors.filter((e) => !fields.includes(e.path.split('.')[0] ?? '')) : [];
   return (
     <div class="error" role="alert">
       <strong>{api ? api.title : 'Something went wrong'}</strong>
@@ -17,7 +20,7 @@ export function ErrorBox({ error }: { error: unknown }) {
       {general.length > 0 ? (
         <ul>
           {general.map((e) => (
-            <li key={e.message}>{e.message}</li>
+            <li key={`${e.path}:${e.message}`}>{e.path ? `${e.path}: ${e.message}` : e.message}</li>
           ))}
         </ul>
       ) : null}

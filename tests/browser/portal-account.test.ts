@@ -140,6 +140,19 @@ describe('developer portal: sessions, team and audit', { skip: missing ?? false 
     await rowM.waitFor();
     mia.id = (await rowM.getAttribute('data-member-id')) ?? '';
 
+    // An email that has an account: the API's 409 is shown as it says it.
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await dialog.getByLabel('Email').fill(emailA);
+    await dialog.getByLabel('Name').fill('Ada Again');
+    watch.expectStatus(409, '/team-members');
+    await dialog.getByRole('button', { name: 'Add member' }).click();
+    await dialog
+      .getByRole('alert')
+      .getByText(/already exists/)
+      .waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
     await rowA.getByRole('button', { name: 'Remove Ada Admin' }).click();
     const confirm = page.getByRole('dialog', { name: 'Remove Ada Admin?' });
     assert.match(await confirm.innerText(), new RegExp(emailA.replace(/\./g, '\\.')));

@@ -190,7 +190,25 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
     await second.getByLabel('Tier').selectOption('partner');
     await second.getByRole('checkbox', { name: 'webhooks' }).check();
     await second.getByLabel('Allowed IP addresses (optional)').fill('198.51.100.7\n2001:db8::/32');
+    // Progress while the request waits: the request is held back (not answered) until the busy
+    // state has been seen, then goes to the server unchanged.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let continued: Promise<void> = Promise.resolve();
+    await page.route('**/v1/api-keys', async (route) => {
+      continued = held.then(() => route.continue());
+      await continued;
+    });
     await second.getByRole('button', { name: 'Create key' }).click();
+    const busy = second.getByRole('button', { name: 'Creating…' });
+    await busy.waitFor();
+    assert.equal(await busy.isDisabled(), true);
+    assert.equal(await busy.getAttribute('aria-busy'), 'true');
+    release();
+    await continued;
+    await page.unroute('**/v1/api-keys');
     const secondShown = page.getByRole('dialog', { name: 'Your new key “Partner webhooks”' });
     const partnerKey = (await secondShown.locator('[data-secret]').innerText()).trim();
     assert.match(partnerKey, /^heir_pt_/);
@@ -270,7 +288,7 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
     await dialog.getByRole('button', { name: 'Save changes' }).click();
     await dialog.waitFor({ state: 'detached' });
     const row = page.locator(`tr[data-key-id="${erpId}"]`);
-    await row.getByRole('rowheader', { name: 'ERP prod' }).waitFor();
+    await row.getByRole('rowheader', { name: 'ERP prod', exact: true }).waitFor();
     assert.match(await row.innerText(), /invoices/);
     assert.doesNotMatch(await row.innerText(), /contracts/);
     const saved = await server.api('GET', `/v1/api-keys/${erpId}`, {
