@@ -9,8 +9,7 @@ import { join, relative, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { allEndpoints, endpointsOf, type FunctionFile, functionManifest } from '../../lib/endpoints.js';
 import type { Endpoint } from '../../lib/http/endpoint.js';
-import type { Router } from '../../lib/http/router.js';
-import { createVercelRouter, projectRoot } from '../../scripts/vercel-local.js';
+import { createVercelRouter, functionExports, projectRoot } from '../../scripts/vercel-local.js';
 
 const vercel = createVercelRouter();
 const files = Object.keys(functionManifest) as FunctionFile[];
@@ -35,7 +34,7 @@ describe('function manifest', () => {
   it('each function mounts exactly the endpoints of its families; each endpoint is mounted once', async () => {
     const seen = new Map<string, string>();
     for (const file of files) {
-      const { router } = (await import(join(projectRoot, file))) as { router: Router };
+      const { router } = await functionExports(join(projectRoot, file));
       assert.deepEqual(router.endpoints.map(name).sort(), endpointsOf(file).map(name).sort(), file);
       for (const endpoint of endpointsOf(file)) {
         assert.ok(
@@ -55,7 +54,7 @@ describe('function manifest', () => {
 
   it('every declared path, in every form, routes through vercel.json to the function that mounts it', async () => {
     for (const file of files) {
-      const { router } = (await import(join(projectRoot, file))) as { router: Router };
+      const { router } = await functionExports(join(projectRoot, file));
       for (const endpoint of endpointsOf(file)) {
         for (const url of urlsFor(endpoint.path)) {
           const resolved = vercel.resolve(new URL(url, 'https://heir.test'));
