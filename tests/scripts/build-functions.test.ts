@@ -32,6 +32,7 @@ const LOADED_WHEN_USED = [
   'zod-openapi',
   '@zxcvbn-ts/language-common',
   'bcryptjs',
+  '@vercel/functions',
   ...EMBEDDED_ONLY,
 ];
 
@@ -74,7 +75,9 @@ describe('npm run build:functions', () => {
         assert.ok(!packages.has(name), `${bundle.file} loads ${name} at import`);
       // `import * as z from 'zod'` lets the bundler drop what is unused; `import { z }` drags in every
       // locale of zod's error messages (and its JSON Schema converters), a third of the bytes read.
-      const locales = bundle.inputs.filter((input) => /node_modules\/zod\/v4\/locales\/(?!en\.js)/.test(input));
+      const locales = bundle.inputs.filter((input) =>
+        /node_modules\/zod\/v4\/locales\/(?!en\.js)/.test(input),
+      );
       assert.deepEqual(locales, [], `${bundle.file} bundles zod's locales`);
       assert.ok(packages.has('kysely') && packages.has('zod'), `${bundle.file} bundles its dependencies`);
     }
@@ -102,7 +105,12 @@ describe('npm run build:functions', () => {
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: outdir,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: 'memory', ADMIN_KEY: TEST_ADMIN_KEY, LOG_LEVEL: 'silent' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: 'memory',
+        ADMIN_KEY: TEST_ADMIN_KEY,
+        LOG_LEVEL: 'silent',
+      },
     });
     assert.equal(result.status, 0, result.stderr);
     const answers = JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
