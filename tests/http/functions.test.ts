@@ -1,8 +1,9 @@
 /**
  * The function manifest (lib/endpoints.ts) is the one home of the Vercel functions: each file it names
- * exists under api/ and mounts exactly its families, no other file under api/ is a function, the count
- * stays within Hobby's 12, and every declared endpoint routes through vercel.json (compiled by Vercel's
- * own @vercel/routing-utils, scripts/vercel-local.ts) to the function that mounts it.
+ * exists under api/ (a re-export of its bundle, tests/scripts/build-functions.test.ts) and the function
+ * mounts exactly its families (mountFunction, on the sources), no other file under api/ is a function,
+ * the count stays within Hobby's 12, and every declared endpoint routes through vercel.json (compiled
+ * by Vercel's own @vercel/routing-utils, scripts/vercel-local.ts) to the function that mounts it.
  */
 import assert from 'node:assert/strict';
 import { join, relative, sep } from 'node:path';
