@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db/timeouts.js';
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from './ratelimit/limiter.js';
 import { dataKeysError, FIRS_OAUTH_TIMEOUT_MS } from './resources/settings-config.js';

@@ -27,16 +27,16 @@ import { tenantEndpoints } from './tenants/tenants.endpoints.js';
  * public and cheap, `auth` runs bcrypt for logins, `core` serves the credential-checked API.
  */
 export const functionManifest = {
-  'api/meta.ts': {
+  'api/meta.js': {
     /** Path prefixes this function serves (vercel.json rewrites them to it). */
     prefixes: ['/api/health', '/api/openapi.json', '/.well-known/jwks.json'],
     families: () => [metaEndpoints(allEndpoints)],
   },
-  'api/v1/auth.ts': {
+  'api/v1/auth.js': {
     prefixes: ['/v1/auth'],
     families: () => [authEndpoints, firsOAuthEndpoints],
   },
-  'api/v1/core.ts': {
+  'api/v1/core.js': {
     prefixes: ['/v1'],
     families: () => [
       tenantEndpoints,

@@ -1,6 +1,7 @@
 /**
  * `npm run dev`: serves the API on node:http with Vercel's routing (scripts/vercel-local.ts) over the
- * same function files Vercel deploys. With no settings it runs embedded: PGlite in DATA_DIR (default
+ * same functions Vercel deploys, run from the sources (each file under api/ re-exports a bundle of them
+ * that only the build makes). With no settings it runs embedded: PGlite in DATA_DIR (default
  * ./.data; `memory` for none) and the in-process limiter. With REDIS_URL it starts the Upstash REST
  * bridge so the real @upstash/ratelimit path runs against local Redis. It builds the developer portal
  * (scripts/build-portal.ts) into public/ first; the portal is at /portal/.
@@ -15,6 +16,7 @@ import {
   createVercelRouter,
   FETCH_FORBIDDEN_METHODS,
   FUNCTION_METHODS,
+  functionExports,
   platformNotFound,
   staticResponse,
   withRouteHeaders,
@@ -90,19 +92,18 @@ if (app.database.kind !== 'pglite') await migrate(app.database);
 const router = createVercelRouter();
 const { bareProblem, refuseMethod } = await import('../lib/http/pipeline.js');
 
-type FunctionModule = Record<string, ((request: Request) => Promise<Response>) | undefined> & {
-  router?: import('../lib/http/router.js').Router;
-};
+type FunctionModule = import('../lib/http/mount.js').Mounted;
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /**
- * Each function file is imported once, on first use, and reused: `import()` of a cached module still
- * runs tsx's resolve hooks on every call, which cost more than the whole request pipeline.
+ * Each function is mounted once, on first use, and reused: `import()` of a cached module still runs
+ * tsx's resolve hooks on every call, which cost more than the whole request pipeline.
  */
 const functionModules = new Map<string, Promise<FunctionModule>>();
 function functionModule(file: string): Promise<FunctionModule> {
   let loaded = functionModules.get(file);
   if (!loaded) {
-    loaded = import(file) as Promise<FunctionModule>;
+    loaded = functionExports(file);
     // A module that failed to load (a syntax error while editing) is retried on the next request.
     loaded.catch(() => functionModules.delete(file));
     functionModules.set(file, loaded);
@@ -121,10 +122,9 @@ async function answer(req: IncomingMessage): Promise<Response> {
     return withRouteHeaders(staticResponse(resolution.file, method), resolution.headers);
   if (resolution.kind === 'none') return withRouteHeaders(platformNotFound(), resolution.headers);
   const module = await functionModule(resolution.file);
-  const handler = FUNCTION_METHODS.has(method) ? module[method] : undefined;
+  const handler = FUNCTION_METHODS.has(method) ? module[method as Method] : undefined;
   // TRACE, CONNECT, PROPFIND …: handled before `new Request`, which refuses some of them outright.
   if (!handler || FETCH_FORBIDDEN_METHODS.has(method)) {
-    if (!module.router) return new Response(null, { status: 405 });
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin : null;
     return withRouteHeaders(refuseMethod(app, module.router, resolution.url, origin), resolution.headers);
   }

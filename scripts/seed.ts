@@ -8,9 +8,9 @@
  * `npm run seed` seeds that preview's database.
  */
 import { randomBytes } from 'node:crypto';
-import { router } from '../api/v1/core.js';
 import { createApp } from '../lib/app.js';
 import { ConfigError, loadConfig } from '../lib/config.js';
+import { mountFunction } from '../lib/functions.js';
 import { handleRequest } from '../lib/http/pipeline.js';
 import { endScript } from './end-script.js';
 import { loadEnvFiles } from './load-env.js';
@@ -32,7 +32,7 @@ try {
   const post = (path: string, body: unknown) =>
     handleRequest(
       app,
-      router,
+      mountFunction('api/v1/core.js').router,
       new Request(new URL(path, config.appUrl), {
         method: 'POST',
         headers: {

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getTransformedRoutes, type Route } from '@vercel/routing-utils';
+import type { Mounted } from '../lib/http/mount.js';
 
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -38,6 +39,17 @@ export function functionFiles(root = projectRoot): Map<string, string> {
   };
   walk(join(root, 'api'));
   return found;
+}
+
+/**
+ * What a function file under api/ exports, from the sources. The file itself re-exports its bundle, a
+ * build output (scripts/build-functions.ts); the bundle's entry is the same `mountFunction`, so the dev
+ * server, the tests and check:vercel run that function's code as written. Imported when first needed:
+ * the dev server reads its .env files before anything of lib/ loads.
+ */
+export async function functionExports(file: string): Promise<Mounted> {
+  const { mountFunction } = await import('../lib/functions.js');
+  return mountFunction(relative(projectRoot, file).split(sep).join('/'));
 }
 
 export function compiledRoutes(root = projectRoot): Route[] {

@@ -1,4 +1,3 @@
-import { attachDatabasePool } from '@vercel/functions';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -113,13 +112,19 @@ interface QueryPoolClient {
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
-function poolHandle(kind: 'pg' | 'neon', pool: QueryPool, timeouts: DatabaseTimeouts): DatabaseHandle {
+async function poolHandle(
+  kind: 'pg' | 'neon',
+  pool: QueryPool,
+  timeouts: DatabaseTimeouts,
+): Promise<DatabaseHandle> {
   // An idle pooled connection that the server or network cuts (Neon suspending an idle compute, a
   // proxy restart) makes the pool emit 'error'; with no listener that crashes the whole process. The
   // pool has already discarded that client and the next query opens a fresh one, so nothing to do.
   pool.on('error', () => {});
   // Vercel's guidance for Fluid compute: keep the instance alive until idle connections are closed,
-  // instead of leaking them when the instance is suspended. A no-op outside Vercel's runtime.
+  // instead of leaking them when the instance is suspended. A no-op outside Vercel's runtime. Loaded
+  // with the driver, not at cold start: only the Postgres modes have a pool.
+  const { attachDatabasePool } = await import('@vercel/functions');
   attachDatabasePool(pool as unknown as pg.Pool);
   const db: Db = new Kysely<Database>({
     dialect: new BoundedPostgresDialect(guardedPool(pool), transactionSettings(timeouts)),

@@ -1,5 +1,5 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { Role } from '../db/tables.js';
 import { AuthenticationError } from '../errors.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuthenticationError, BadRequestError, NotFoundError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { defineEndpoint } from '../http/endpoint.js';

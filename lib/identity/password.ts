@@ -1,7 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
-import bcrypt from 'bcryptjs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const require = createRequire(import.meta.url);
 
@@ -26,12 +25,20 @@ function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
   return run;
 }
 
+type Bcrypt = typeof import('bcryptjs').default;
+let bcryptLoaded: Promise<Bcrypt> | undefined;
+/** bcryptjs, loaded by the first request that needs it, not at cold start: API keys never do. */
+function bcrypt(): Promise<Bcrypt> {
+  bcryptLoaded ??= import('bcryptjs').then((module) => module.default);
+  return bcryptLoaded;
+}
+
 export function hashPassword(password: string, cost: number): Promise<string> {
-  return oneAtATime(() => bcrypt.hash(preHash(password), cost));
+  return oneAtATime(async () => (await bcrypt()).hash(preHash(password), cost));
 }
 
 export function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return oneAtATime(() => bcrypt.compare(preHash(password), hash));
+  return oneAtATime(async () => (await bcrypt()).compare(preHash(password), hash));
 }
 
 /** bcrypt's own base64 alphabet: a hash string made of it parses like any other. */
@@ -43,7 +50,7 @@ const dummyHashes = new Map<number, string>();
  * Made without hashing, so that the first login naming no account does not pay for an extra bcrypt
  * run that a login naming an account never pays.
  */
-function dummyHash(cost: number): string {
+function dummyHash(bcrypt: Bcrypt, cost: number): string {
   let dummy = dummyHashes.get(cost);
   if (!dummy) {
     const digest = Array.from({ length: 31 }, () => BCRYPT_BASE64[randomInt(BCRYPT_BASE64.length)]).join('');
@@ -58,7 +65,10 @@ function dummyHash(cost: number): string {
  * account, so that a wrong email and a wrong password cost the same.
  */
 export async function verifyAgainstDummy(password: string, cost: number): Promise<false> {
-  await oneAtATime(() => bcrypt.compare(preHash(password), dummyHash(cost)));
+  await oneAtATime(async () => {
+    const loaded = await bcrypt();
+    return loaded.compare(preHash(password), dummyHash(loaded, cost));
+  });
   return false;
 }
 

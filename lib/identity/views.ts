@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { UserRow } from './user.repository.js';
 
 export const roleSchema = z.enum(['owner', 'admin', 'member']).meta({ id: 'Role' });

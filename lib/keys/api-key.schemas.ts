@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { pageQuery } from '../db/pagination.js';
 import { displayNameSchema } from '../validation/text.js';
 import { KEY_LIMITS, KEY_STATUSES, RATE_WINDOW_SECONDS, SCOPES, TIERS, tierRules } from '../vocabulary.js';

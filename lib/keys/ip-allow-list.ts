@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KEY_LIMITS } from '../vocabulary.js';
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerTenantId } from '../auth/caller.js';
 import { defineEndpoint } from '../http/endpoint.js';
 

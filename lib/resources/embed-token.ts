@@ -1,5 +1,5 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { TokenSettings } from '../identity/access-token.js';
 import { ACCEPTED_ALGORITHMS } from '../identity/signing-keys.js';

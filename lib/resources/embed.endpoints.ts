@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordAudit } from '../audit/audit.repository.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { signEmbedToken } from './embed-token.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The events a webhook subscription or an event route may name. */
 export const EVENT_TYPES = [

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Config } from '../config.js';
 import type { DataCipher } from '../crypto/data-cipher.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { defineEndpoint, Reply } from '../http/endpoint.js';
 import { findInvoice, findInvoiceTenant, type InvoiceRow } from './invoices.repository.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { resolveWithDns } from './destination-policy.js';

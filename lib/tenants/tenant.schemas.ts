@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { emailSchema } from '../identity/email.js';
 import { displayNameSchema } from '../validation/text.js';
 import { TENANT_STATUSES, TIERS } from '../vocabulary.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordAudit } from '../audit/audit.repository.js';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { NotFoundError } from '../errors.js';

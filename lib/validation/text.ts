@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** C0 controls and DEL, by code point (a regex literal of them trips linters and readers alike). */
 export function hasControlCharacters(value: string): boolean {

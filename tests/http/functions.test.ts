@@ -1,17 +1,17 @@
 /**
  * The function manifest (lib/endpoints.ts) is the one home of the Vercel functions: each file it names
- * exists under api/ and mounts exactly its families, no other file under api/ is a function, the count
- * stays within Hobby's 12, and every declared endpoint routes through vercel.json (compiled by Vercel's
- * own @vercel/routing-utils, scripts/vercel-local.ts) to the function that mounts it.
+ * exists under api/ (a re-export of its bundle, tests/scripts/build-functions.test.ts) and the function
+ * mounts exactly its families (mountFunction, on the sources), no other file under api/ is a function,
+ * the count stays within Hobby's 12, and every declared endpoint routes through vercel.json (compiled
+ * by Vercel's own @vercel/routing-utils, scripts/vercel-local.ts) to the function that mounts it.
  */
 import assert from 'node:assert/strict';
 import { join, relative, sep } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { allEndpoints, endpointsOf, type FunctionFile, functionManifest } from '../../lib/endpoints.js';
 import type { Endpoint } from '../../lib/http/endpoint.js';
-import type { Router } from '../../lib/http/router.js';
 import { buildPortal } from '../../scripts/build-portal.js';
-import { createVercelRouter, projectRoot } from '../../scripts/vercel-local.js';
+import { createVercelRouter, functionExports, projectRoot } from '../../scripts/vercel-local.js';
 
 const vercel = createVercelRouter();
 const files = Object.keys(functionManifest) as FunctionFile[];
@@ -36,7 +36,7 @@ describe('function manifest', () => {
   it('each function mounts exactly the endpoints of its families; each endpoint is mounted once', async () => {
     const seen = new Map<string, string>();
     for (const file of files) {
-      const { router } = (await import(join(projectRoot, file))) as { router: Router };
+      const { router } = await functionExports(join(projectRoot, file));
       assert.deepEqual(router.endpoints.map(name).sort(), endpointsOf(file).map(name).sort(), file);
       for (const endpoint of endpointsOf(file)) {
         assert.ok(
@@ -56,7 +56,7 @@ describe('function manifest', () => {
 
   it('every declared path, in every form, routes through vercel.json to the function that mounts it', async () => {
     for (const file of files) {
-      const { router } = (await import(join(projectRoot, file))) as { router: Router };
+      const { router } = await functionExports(join(projectRoot, file));
       for (const endpoint of endpointsOf(file)) {
         for (const url of urlsFor(endpoint.path)) {
           const resolved = vercel.resolve(new URL(url, 'https://heir.test'));

@@ -9,6 +9,7 @@ import type { Router } from '../../lib/http/router.js';
 import {
   createVercelRouter,
   FETCH_FORBIDDEN_METHODS,
+  functionExports,
   platformNotFound,
   staticResponse,
   withRouteHeaders,
@@ -55,7 +56,7 @@ export async function call(
   if (resolution.kind === 'function') {
     let loaded = modules.get(resolution.file);
     if (!loaded) {
-      loaded = import(resolution.file) as Promise<{ router: Router }>;
+      loaded = functionExports(resolution.file);
       modules.set(resolution.file, loaded);
     }
     const { router } = await loaded;

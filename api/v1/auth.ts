@@ -1,5 +1,0 @@
-import { endpointsOf } from '../../lib/endpoints.js';
-import { mount } from '../../lib/http/mount.js';
-
-// Every /v1/auth/** path (lib/endpoints.ts lists what each function serves).
-export const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mount(endpointsOf('api/v1/auth.ts'));

@@ -1,0 +1,125 @@
+/**
+ * `npm run build:functions` bundles each function of the manifest, and the bundle is what Vercel
+ * deploys: each file under api/ re-exports its function's bundle, the bundle carries neither PGlite nor
+ * the dependencies only some requests load (they stay in chunks read on first use), and, run in a plain
+ * Node process with no tsx and no sources, the bundles answer real requests — validation, the database
+ * through Kysely and the migrations found from the bundle's own folder (embedded mode, in memory).
+ * `npm run check:vercel` checks the same bundles inside a real `vercel build`.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { functionManifest } from '../../lib/endpoints.js';
+import {
+  buildFunctions,
+  bundleName,
+  EMBEDDED_ONLY,
+  FUNCTIONS_DIR,
+  type FunctionBundle,
+} from '../../scripts/build-functions.js';
+import { projectRoot } from '../../scripts/vercel-local.js';
+import { TEST_ADMIN_KEY } from '../support/backends.js';
+
+/** Dependencies that no function needs at import: each is loaded by the request that uses it. */
+const LOADED_WHEN_USED = [
+  'nodemailer',
+  'pg',
+  '@neondatabase/serverless',
+  'ws',
+  'zod-openapi',
+  '@zxcvbn-ts/language-common',
+  'bcryptjs',
+  '@vercel/functions',
+  ...EMBEDDED_ONLY,
+];
+
+const files = Object.keys(functionManifest);
+// Two folders below the project, like dist/functions (see scripts/build-functions.ts).
+mkdirSync(join(projectRoot, 'dist'), { recursive: true });
+const outdir = mkdtempSync(join(projectRoot, 'dist', 'test-functions-'));
+let bundles: FunctionBundle[] = [];
+
+describe('npm run build:functions', () => {
+  before(async () => {
+    bundles = await buildFunctions(outdir);
+  });
+  after(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('makes one bundle per function, and each file under api/ re-exports its own', () => {
+    assert.deepEqual(
+      bundles.map((bundle) => bundle.file),
+      files,
+    );
+    for (const file of files) {
+      const shim = readFileSync(join(projectRoot, file), 'utf8');
+      const specifiers = [...shim.matchAll(/^export \* from '([^']+)';$/gm)].map((match) => match[1]);
+      assert.equal(specifiers.length, 1, `${file} re-exports exactly one module`);
+      const target = join(dirname(join(projectRoot, file)), specifiers[0] as string);
+      assert.equal(
+        relative(projectRoot, target),
+        relative(projectRoot, join(FUNCTIONS_DIR, `${bundleName(file)}.mjs`)),
+        file,
+      );
+    }
+  });
+
+  it('reads at import neither PGlite nor what only some requests use', () => {
+    for (const bundle of bundles) {
+      const packages = new Set(
+        bundle.inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []),
+      );
+      for (const name of LOADED_WHEN_USED)
+        assert.ok(!packages.has(name), `${bundle.file} loads ${name} at import`);
+      // `import * as z from 'zod'` lets the bundler drop what is unused; `import { z }` drags in every
+      // locale of zod's error messages (and its JSON Schema converters), a third of the bytes read.
+      const locales = bundle.inputs.filter((input) =>
+        /node_modules\/zod\/v4\/locales\/(?!en\.js)/.test(input),
+      );
+      assert.deepEqual(locales, [], `${bundle.file} bundles zod's locales`);
+      assert.ok(packages.has('kysely') && packages.has('zod'), `${bundle.file} bundles its dependencies`);
+    }
+  });
+
+  it('serves requests from the bundles alone, in a plain Node process', () => {
+    const entries = Object.fromEntries(
+      bundles.map((bundle) => [bundle.file, pathToFileURL(bundle.entry).href]),
+    );
+    const script = `
+      const entries = ${JSON.stringify(entries)};
+      const meta = await import(entries['api/meta.js']);
+      const auth = await import(entries['api/v1/auth.js']);
+      const core = await import(entries['api/v1/core.js']);
+      const answer = async (response) => ({ status: response.status, type: response.headers.get('content-type'), body: await response.json().catch(() => null) });
+      const url = (path) => new URL(path, 'https://heir.test');
+      console.log(JSON.stringify({
+        health: await answer(await meta.GET(new Request(url('/api/health')))),
+        login: await answer(await auth.POST(new Request(url('/v1/auth'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))),
+        tenants: await answer(await core.GET(new Request(url('/v1/tenants'), { headers: { 'x-admin-key': ${JSON.stringify(TEST_ADMIN_KEY)} } }))),
+        unknown: await answer(await core.GET(new Request(url('/v1/nope')))),
+      }));
+      process.exit(0);
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: outdir,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: 'memory',
+        ADMIN_KEY: TEST_ADMIN_KEY,
+        LOG_LEVEL: 'silent',
+      },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const answers = JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
+    assert.equal(answers.health.status, 200, JSON.stringify(answers.health));
+    assert.equal(answers.login.status, 422, JSON.stringify(answers.login));
+    assert.equal(answers.login.type, 'application/problem+json');
+    assert.equal(answers.tenants.status, 200, JSON.stringify(answers.tenants));
+    assert.ok(Array.isArray(answers.tenants.body?.data), JSON.stringify(answers.tenants.body));
+    assert.equal(answers.unknown.status, 404);
+    assert.equal(answers.unknown.body?.code, 'not_found');
+  });
+});
