@@ -138,6 +138,15 @@ export function findLiveSession(executor: Db, sessionId: string, userId: string,
       'u.role',
       'u.status',
       't.status as tenant_status',
+      // What GET /v1/auth/me shows, read here so that a JWT request makes one read (issue 8): a few
+      // short columns more in a row that is read anyway.
+      'u.email',
+      'u.name',
+      'u.created_at',
+      'u.last_login_at',
+      't.name as tenant_name',
+      't.slug as tenant_slug',
+      't.max_tier as tenant_max_tier',
     ])
     .where('s.id', '=', sessionId)
     .where('s.user_id', '=', userId)
@@ -145,6 +154,8 @@ export function findLiveSession(executor: Db, sessionId: string, userId: string,
     .where('s.expires_at', '>', at)
     .executeTakeFirst();
 }
+
+export type LiveSession = NonNullable<Awaited<ReturnType<typeof findLiveSession>>>;
 
 export async function revokeSession(
   executor: Db,

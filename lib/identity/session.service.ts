@@ -273,5 +273,6 @@ export async function authenticatePerson(app: App, token: string): Promise<Calle
     tenantId: live.tenant_id,
     role: live.role,
     sessionId: live.session_id,
+    session: live,
   };
 }
