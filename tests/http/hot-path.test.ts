@@ -9,6 +9,7 @@ import { after, it } from 'node:test';
 import { type App, createApp } from '../../lib/app.js';
 import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
+import { ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 
@@ -80,6 +81,37 @@ forEachBackend(
       } finally {
         trips.restore();
       }
+    });
+
+    it('a JWT request makes one Postgres read for its login: /v1/auth/me answers from it', async () => {
+      const { session, tenantId, owner } = await ownerSession(ctx.app);
+      const counted = counting(ctx.app);
+      await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth }); // warm
+      await ctx.app.settle();
+      for (let i = 0; i < 3; i++) {
+        const before = { queries: counted.queries(), limits: counted.limiterCalls() };
+        const me = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
+        assert.equal(me.status, 200, me.text);
+        assert.equal(me.body.user.email, owner.email);
+        assert.equal(me.body.tenant.id, tenantId);
+        assert.equal(me.body.tenant.status, 'active');
+        await ctx.app.settle();
+        assert.equal(counted.queries() - before.queries, 1, '/me: the live-session check, nothing more');
+        assert.equal(counted.limiterCalls() - before.limits, 1, 'one limiter call');
+      }
+      // A resource read with a JWT: the same one read for the login, then the handler's own query.
+      const before = counted.queries();
+      const team = await call(counted.app, 'GET', `/v1/tenants/${tenantId}/team-members`, {
+        headers: session.auth,
+      });
+      assert.equal(team.status, 200, team.text);
+      await ctx.app.settle();
+      assert.equal(counted.queries() - before, 2, 'the live-session check and the page of people');
+      // And the one read still ends the login at once: after a logout the same token is refused.
+      const out = await call(counted.app, 'POST', '/v1/auth/logout', { headers: session.auth });
+      assert.equal(out.status, 204, out.text);
+      const after = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
+      assert.equal(after.status, 401);
     });
 
     /** A key warm in this instance (and in the second one, when there is one). */
