@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { type App, createApp } from '../../lib/app.js';
 import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
-import { ownerSession } from '../support/fixtures.js';
+import { logIn, ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 
@@ -112,6 +113,39 @@ forEachBackend(
       assert.equal(out.status, 204, out.text);
       const after = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
       assert.equal(after.status, 401);
+    });
+
+    it('a login: one bcrypt comparison and two queries (the account with its tenant; one statement writing the login)', async (t) => {
+      const { owner } = await ownerSession(ctx.app);
+      const counted = counting(ctx.app);
+      await ctx.app.settle();
+      const compare = t.mock.method(bcrypt, 'compare');
+      const before = { queries: counted.queries(), limits: counted.limiterCalls() };
+      const session = await logIn(counted.app, owner.email, undefined, '198.51.100.77');
+      await ctx.app.settle();
+      assert.equal(compare.mock.callCount(), 1);
+      assert.equal(counted.queries() - before.queries, 2);
+      assert.equal(counted.limiterCalls() - before.limits, 2, 'the address limit and the account throttle');
+      // What the one statement wrote: a live session with its refresh token, the last login, the event.
+      assert.equal((await call(ctx.app, 'GET', '/v1/auth/me', { headers: session.auth })).status, 200);
+      const refreshed = await call(ctx.app, 'POST', '/v1/auth/refresh', {
+        json: { refresh_token: session.refreshToken },
+      });
+      assert.equal(refreshed.status, 200, refreshed.text);
+      const user = await ctx.app.db
+        .selectFrom('users')
+        .select(['last_login_at', 'failed_logins'])
+        .where('id', '=', session.userId)
+        .executeTakeFirstOrThrow();
+      assert.ok(user.last_login_at);
+      assert.equal(user.failed_logins, 0);
+      const events = await ctx.app.db
+        .selectFrom('audit_events')
+        .select(['action', 'actor_id', 'ip'])
+        .where('target_id', '=', session.userId)
+        .where('action', '=', 'auth.login')
+        .execute();
+      assert.deepEqual(events, [{ action: 'auth.login', actor_id: session.userId, ip: '198.51.100.77' }]);
     });
 
     /** A key warm in this instance (and in the second one, when there is one). */
