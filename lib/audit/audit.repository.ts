@@ -10,6 +10,22 @@ export interface AuditEntry {
   readonly metadata?: Record<string, JsonValue>;
 }
 
+/** The row of one audit event (recordAudit writes it; insertLogin writes it inside its one statement). */
+export function auditRow(actor: Actor, entry: AuditEntry, at: Date) {
+  return {
+    tenant_id: entry.tenantId,
+    action: entry.action,
+    actor_type: actor.type,
+    actor_id: actor.id,
+    target_type: entry.target?.type ?? null,
+    target_id: entry.target?.id ?? null,
+    ip: actor.ip,
+    request_id: actor.requestId,
+    metadata: JSON.stringify(entry.metadata ?? {}) as unknown as JsonValue,
+    created_at: at,
+  };
+}
+
 /**
  * Appends one audit event. Call it with the transaction that makes the change, so the change and
  * its record commit (or roll back) together. Never put a secret into `metadata`.
@@ -17,18 +33,7 @@ export interface AuditEntry {
 export async function recordAudit(executor: Db, actor: Actor, entry: AuditEntry, at: Date): Promise<void> {
   await executor
     .insertInto('audit_events')
-    .values({
-      tenant_id: entry.tenantId,
-      action: entry.action,
-      actor_type: actor.type,
-      actor_id: actor.id,
-      target_type: entry.target?.type ?? null,
-      target_id: entry.target?.id ?? null,
-      ip: actor.ip,
-      request_id: actor.requestId,
-      metadata: JSON.stringify(entry.metadata ?? {}) as unknown as JsonValue,
-      created_at: at,
-    })
+    .values(auditRow(actor, entry, at))
     .execute();
 }
 

@@ -1,3 +1,4 @@
+import type { LiveSession } from '../identity/session.repository.js';
 import type { KeyFreshness } from '../keys/key-cache.js';
 import type { Role, Scope, Tier } from '../vocabulary.js';
 
@@ -23,6 +24,8 @@ export type Caller =
       readonly tenantId: string;
       readonly role: Role;
       readonly sessionId: string;
+      /** The row the live-session check read (person and tenant included): handlers need not read them again. */
+      readonly session: LiveSession;
     };
 
 /** The admin key, or an internal-tier API key carrying the `admin` scope (API.md §1). */

@@ -4,7 +4,6 @@ import type { RequestContext } from '../http/context.js';
 import { defineEndpoint } from '../http/endpoint.js';
 import { policies } from '../ratelimit/policies.js';
 import { tenantSchema } from '../tenants/tenant.schemas.js';
-import { toTenantView } from '../tenants/tenant.service.js';
 import { emailKey, loginEmailSchema } from './email.js';
 import { logIn, setInitialPassword } from './login.service.js';
 import { loginPasswordSchema, newPasswordSchema } from './password.js';
@@ -56,14 +55,19 @@ export const meEndpoint = defineEndpoint({
   },
   handler: async (ctx) => {
     if (ctx.caller.kind !== 'person') throw new NotFoundError();
-    // Two independent reads, sent together: one round trip of latency, not two.
-    const [user, tenant] = await Promise.all([
-      ctx.db.selectFrom('users').selectAll().where('id', '=', ctx.caller.userId).executeTakeFirst(),
-      ctx.db.selectFrom('tenants').selectAll().where('id', '=', ctx.caller.tenantId).executeTakeFirst(),
-    ]);
-    if (!user || !tenant) throw new AuthenticationError('invalid_token');
-    const { id, name, slug, status, max_tier } = toTenantView(tenant);
-    return { user: toUserView(user), tenant: { id, name, slug, status, max_tier } };
+    // Answered from the live-session check's own read (lib/identity/session.repository.ts): a JWT
+    // request makes one Postgres read, not one for the session and two more here.
+    const { session } = ctx.caller;
+    return {
+      user: toUserView({ ...session, id: session.user_id }),
+      tenant: {
+        id: session.tenant_id,
+        name: session.tenant_name,
+        slug: session.tenant_slug,
+        status: session.tenant_status,
+        max_tier: session.tenant_max_tier,
+      },
+    };
   },
 });
 

@@ -12,10 +12,9 @@ import { revokeUserSessions } from './session.repository.js';
 import { type ClientInfo, startSession } from './session.service.js';
 import {
   countFailedLogin,
-  findUserByEmailKey,
-  recordLogin,
+  findLoginAccount,
+  type LoginAccount,
   replaceTemporaryPassword,
-  type UserRow,
 } from './user.repository.js';
 import type { TokenPair } from './views.js';
 
@@ -46,9 +45,9 @@ async function checkPassword(
   client: ClientInfo,
   email: string,
   password: string,
-): Promise<UserRow> {
+): Promise<LoginAccount> {
   const key = emailKey(email);
-  const user = await findUserByEmailKey(app.db, key);
+  const user = await findLoginAccount(app.db, key);
   const bucket = loginGuessKey(key, client.ip, user?.password_changed_at ?? null);
   await throttle.checkRateLimit(policies.loginFailuresByAccountAndIp, bucket);
   const matches = user
@@ -77,14 +76,9 @@ async function checkPassword(
 }
 
 /** Refusals that only someone who knows the password can reach, so they reveal nothing. */
-async function assertMayLogIn(app: App, user: UserRow): Promise<void> {
+function assertMayLogIn(user: LoginAccount): void {
   if (user.status !== 'active') throw new ForbiddenError('forbidden', 'This account is disabled.');
-  const tenant = await app.db
-    .selectFrom('tenants')
-    .select('status')
-    .where('id', '=', user.tenant_id)
-    .executeTakeFirstOrThrow();
-  if (tenant.status !== 'active') throw new ForbiddenError('tenant_suspended');
+  if (user.tenant_status !== 'active') throw new ForbiddenError('tenant_suspended');
 }
 
 export async function logIn(
@@ -95,25 +89,15 @@ export async function logIn(
   input: { email: string; password: string },
 ): Promise<TokenPair> {
   const user = await checkPassword(app, throttle, actor, client, input.email, input.password);
-  await assertMayLogIn(app, user);
+  assertMayLogIn(user);
   if (user.password_temporary) {
     throw new ForbiddenError(
       'password_change_required',
       'Set a new password with POST /v1/auth/set-password first.',
     );
   }
-  const at = app.now();
-  return app.db.transaction().execute(async (trx) => {
-    await recordLogin(trx, user.id, at);
-    const pair = await startSession(app, trx, user, client, at);
-    await recordAudit(
-      trx,
-      { ...actor, type: 'user', id: user.id },
-      { tenantId: user.tenant_id, action: 'auth.login', target: { type: 'user', id: user.id } },
-      at,
-    );
-    return pair;
-  });
+  // One statement, atomic on its own: no transaction (and its BEGIN and COMMIT round trips) needed.
+  return startSession(app, app.db, user, client, app.now(), { actor, action: 'auth.login' });
 }
 
 /** First login of an account created with a temporary password: choose a password, get tokens. */
@@ -127,7 +111,7 @@ export async function setInitialPassword(
   const user = await checkPassword(app, throttle, actor, client, input.email, input.temporaryPassword);
   // An account that already chose its password resets it by email instead; answer as for a wrong one.
   if (!user.password_temporary) throw invalid();
-  await assertMayLogIn(app, user);
+  assertMayLogIn(user);
   if (input.newPassword.normalize('NFKC') === input.temporaryPassword.normalize('NFKC')) {
     throw new ValidationError([{ path: 'new_password', message: 'must differ from the temporary password' }]);
   }
@@ -140,14 +124,9 @@ export async function setInitialPassword(
     // set-password calls with it, exactly one replaces it; the others answer as a wrong password.
     if (!(await replaceTemporaryPassword(trx, user.id, user.password_hash, hash, at))) throw invalid();
     await revokeUserSessions(trx, user.id, 'password_changed', at);
-    await recordLogin(trx, user.id, at);
-    const pair = await startSession(app, trx, { ...user, password_temporary: false }, client, at);
-    await recordAudit(
-      trx,
-      { ...actor, type: 'user', id: user.id },
-      { tenantId: user.tenant_id, action: 'auth.password_set', target: { type: 'user', id: user.id } },
-      at,
-    );
-    return pair;
+    return startSession(app, trx, { ...user, password_temporary: false }, client, at, {
+      actor,
+      action: 'auth.password_set',
+    });
   });
 }

@@ -40,6 +40,24 @@ export function findUserByEmailKey(executor: Db, emailKey: string): Promise<User
   return executor.selectFrom('users').selectAll().where('email_key', '=', emailKey).executeTakeFirst();
 }
 
+/**
+ * The account a login names, with its tenant's status: a login reads both in one query, for a known
+ * and an unknown email alike.
+ */
+export function findLoginAccount(executor: Db, emailKey: string) {
+  // Postgres text cannot hold NUL (the query would fail with a 500); no stored email has one.
+  if (emailKey.includes('\u0000')) return Promise.resolve(undefined);
+  return executor
+    .selectFrom('users')
+    .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
+    .selectAll('users')
+    .select('tenants.status as tenant_status')
+    .where('users.email_key', '=', emailKey)
+    .executeTakeFirst();
+}
+
+export type LoginAccount = NonNullable<Awaited<ReturnType<typeof findLoginAccount>>>;
+
 /** A person of one tenant: another tenant's person is simply not found. */
 export function findTenantUser(
   executor: Db,
@@ -65,14 +83,6 @@ export async function countFailedLogin(executor: Db, userId: string): Promise<vo
   await executor
     .updateTable('users')
     .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
-    .where('id', '=', userId)
-    .execute();
-}
-
-export async function recordLogin(executor: Db, userId: string, at: Date): Promise<void> {
-  await executor
-    .updateTable('users')
-    .set({ failed_logins: 0, last_login_at: at })
     .where('id', '=', userId)
     .execute();
 }

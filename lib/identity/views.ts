@@ -33,7 +33,9 @@ export type UserView = z.infer<typeof userSchema>;
 export type MemberView = z.infer<typeof memberSchema>;
 export type TokenPair = z.infer<typeof tokenPairSchema>;
 
-export function toUserView(row: UserRow): UserView {
+export function toUserView(
+  row: Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'tenant_id' | 'created_at' | 'last_login_at'>,
+): UserView {
   return {
     id: row.id,
     email: row.email,

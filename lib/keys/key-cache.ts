@@ -1,8 +1,15 @@
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { KeySignals } from '../ratelimit/signals.js';
-import { findKeyBySecretHash, type KeyRecord } from './api-key.repository.js';
-import { type KeyVerification, type VerifyOptions, verifyApiKey } from './verify.js';
+import {
+  checkKey,
+  type KeyVerification,
+  type LoadedKey,
+  loadKey,
+  MALFORMED_KEY,
+  type VerifyOptions,
+  wellFormedKeyHash,
+} from './verify.js';
 
 /**
  * Verified key records, per instance, by the hash of the secret that found them: a bounded LRU with a
@@ -15,7 +22,7 @@ export const KEY_CACHE_MAX_ENTRIES = 10_000;
 export const KEY_CACHE_TTL_MS = 30_000;
 
 interface Entry {
-  readonly record: KeyRecord;
+  readonly key: LoadedKey;
   readonly versions: string;
   readonly until: number;
 }
@@ -40,9 +47,9 @@ export class KeyCache {
     return entry;
   }
 
-  set(hash: string, record: KeyRecord, versions: string, at: number): void {
+  set(hash: string, key: LoadedKey, versions: string, at: number): void {
     this.#entries.delete(hash);
-    this.#entries.set(hash, { record, versions, until: at + this.ttlMs });
+    this.#entries.set(hash, { key, versions, until: at + this.ttlMs });
     while (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
@@ -70,36 +77,31 @@ export interface KeyFreshness {
  */
 export type Reload = boolean | 'signal-down';
 
-/** verifyApiKey (the one verifier) with the instance cache around its lookup. */
+/**
+ * verifyApiKey (the one verifier: wellFormedKeyHash → lookup → checkKey) with the instance cache
+ * around its lookup. A hit runs no I/O and allocates little: this is the key check of every
+ * key-authenticated request.
+ */
 export async function verifyApiKeyCached(
   deps: { db: Db; cache: KeyCache; signals: KeySignals },
   secret: string,
   options: VerifyOptions & { fresh?: Reload },
 ): Promise<{ verification: KeyVerification; freshness: KeyFreshness | null }> {
-  let freshness: KeyFreshness | null = null;
-  const verification = await verifyApiKey(deps.db, secret, {
-    ...options,
-    lookup: async (hash, at) => {
-      const hit = options.fresh ? undefined : deps.cache.get(hash, at.getTime());
-      if (hit) {
-        freshness = { hash, versions: hit.versions, loaded: false };
-        return hit.record;
-      }
-      // The version first, then the record: a change committed after this read moves the version.
-      const versions =
-        options.fresh === 'signal-down' ? null : await deps.signals.read(hash).catch(() => null);
-      const record = await findKeyBySecretHash(deps.db, hash, at);
-      freshness = { hash, versions, loaded: true };
-      if (record && versions !== null) deps.cache.set(hash, record, versions, at.getTime());
-      return record;
-    },
-  });
-  const cached = freshness as KeyFreshness | null;
-  // A refusal is never answered from the cache: the change that would lift it (reactivation, a wider
-  // allow-list) must count from the next request, and refusals are not the path worth saving a query on.
-  if (!verification.valid && cached && !cached.loaded)
-    return verifyApiKeyCached(deps, secret, { ...options, fresh: true });
-  return { verification, freshness };
+  const hash = wellFormedKeyHash(secret);
+  if (hash === null) return { verification: MALFORMED_KEY, freshness: null };
+  const hit = options.fresh ? undefined : deps.cache.get(hash, options.at.getTime());
+  if (hit) {
+    const verification = checkKey(hit.key, hash, options);
+    // A refusal is never answered from the cache: the change that would lift it (reactivation, a wider
+    // allow-list) must count from the next request, and refusals are not the path worth saving a query on.
+    if (verification.valid)
+      return { verification, freshness: { hash, versions: hit.versions, loaded: false } };
+  }
+  // The version first, then the record: a change committed after this read moves the version.
+  const versions = options.fresh === 'signal-down' ? null : await deps.signals.read(hash).catch(() => null);
+  const key = await loadKey(deps.db, hash, options.at);
+  if (key && versions !== null) deps.cache.set(hash, key, versions, options.at.getTime());
+  return { verification: checkKey(key, hash, options), freshness: { hash, versions, loaded: true } };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import { AuthenticationError, ForbiddenError } from '../errors.js';
 import type { Scope, Tier } from '../vocabulary.js';
 import { findKeyBySecretHash, type KeyRecord } from './api-key.repository.js';
-import { ipAllowed } from './ip-allow-list.js';
+import { type AllowList, compileAllowList } from './ip-allow-list.js';
 import { hashApiKey, parseApiKey } from './key-format.js';
 
 /** Why a key is refused, with the codes of API.md §2 (401s first, then 403s). */
@@ -39,13 +39,18 @@ export interface VerifyOptions {
   readonly ip: string | null;
   /** Scopes the key must carry (none: any key passes this step). */
   readonly scopes?: readonly Scope[];
-  /**
-   * Where the record for a secret's hash comes from: Postgres by default; the request pipeline passes
-   * its instance cache (lib/keys/key-cache.ts), which wraps this same lookup. Every check below runs
-   * on every call whatever the source, so a cached record still expires, ends its grace period and
-   * meets the caller's IP on time.
-   */
-  readonly lookup?: (hash: string, at: Date) => Promise<KeyRecord | undefined>;
+}
+
+/** A key's record as the checks use it: its allow-list parsed once, when the record is loaded. */
+export interface LoadedKey {
+  readonly record: KeyRecord;
+  readonly allowList: AllowList;
+}
+
+/** The record a secret's hash names (current secret, or previous one in its grace), from Postgres. */
+export async function loadKey(db: Db, hash: string, at: Date): Promise<LoadedKey | undefined> {
+  const record = await findKeyBySecretHash(db, hash, at);
+  return record && { record, allowList: compileAllowList(record.ip_whitelist) };
 }
 
 /** The scopes of `required` that `held` lacks. */
@@ -53,22 +58,38 @@ export function missingScopes(held: readonly Scope[], required: readonly Scope[]
   return required.filter((scope) => !held.includes(scope));
 }
 
+/** A secret refused for its shape or checksum alone: nothing was looked up. */
+export const MALFORMED_KEY: KeyVerification = {
+  valid: false,
+  code: 'invalid_api_key',
+  key: null,
+  malformed: true,
+};
+
 /**
- * THE verification of an API key, used by the request pipeline (lib/auth/authenticate.ts) and by
- * `POST /v1/keys/verify`, in API.md's order: shape and checksum (no I/O at all) → lookup by hash
- * (the current secret, or the previous one in its grace period) → revoked → expired → tenant
- * suspended → IP allow-list → scopes. A pure function of the record and its arguments: the
- * instance cache wraps only the lookup (options.lookup).
+ * The first step, without any I/O: the hash a secret is looked up by, or null when its shape or
+ * checksum is wrong (then nothing is looked up).
  */
-export async function verifyApiKey(db: Db, secret: string, options: VerifyOptions): Promise<KeyVerification> {
-  if (!parseApiKey(secret)) return { valid: false, code: 'invalid_api_key', key: null, malformed: true };
-  const hash = hashApiKey(secret);
-  const row = await (options.lookup ?? ((h, at) => findKeyBySecretHash(db, h, at)))(hash, options.at);
+export function wellFormedKeyHash(secret: string): string | null {
+  return parseApiKey(secret) ? hashApiKey(secret) : null;
+}
+
+/**
+ * The checks of a loaded record, in API.md's order: the secret still valid (the current one, or the
+ * previous one in its grace period) → revoked → expired → tenant suspended → IP allow-list →
+ * scopes. A pure function of the record and its arguments, run on every call whatever the record's
+ * source, so a cached record still expires, ends its grace period and meets the caller's IP on time.
+ */
+export function checkKey(
+  loaded: LoadedKey | undefined,
+  hash: string,
+  options: VerifyOptions,
+): KeyVerification {
+  if (!loaded) return { valid: false, code: 'invalid_api_key', key: null };
+  const row = loaded.record;
   // The previous secret only within its grace period (the SQL says so too; a cached record must as well).
-  const graceOver = (end: Date | null) => end === null || end <= options.at;
-  if (!row || (row.key_hash !== hash && graceOver(row.previous_expires_at))) {
-    return { valid: false, code: 'invalid_api_key', key: null };
-  }
+  const graceOver = row.previous_expires_at === null || row.previous_expires_at <= options.at;
+  if (row.key_hash !== hash && graceOver) return { valid: false, code: 'invalid_api_key', key: null };
   const key: VerifiedKey = {
     id: row.id,
     tenantId: row.tenant_id,
@@ -80,9 +101,21 @@ export async function verifyApiKey(db: Db, secret: string, options: VerifyOption
   if (row.revoked_at) return refuse('key_revoked');
   if (row.expires_at <= options.at) return refuse('key_expired');
   if (row.tenant_status !== 'active') return refuse('tenant_suspended');
-  if (!ipAllowed(options.ip, row.ip_whitelist)) return refuse('ip_not_allowed');
-  if (missingScopes(row.scopes, options.scopes ?? []).length > 0) return refuse('insufficient_scope');
+  if (!loaded.allowList.admits(options.ip)) return refuse('ip_not_allowed');
+  if (options.scopes && missingScopes(row.scopes, options.scopes).length > 0)
+    return refuse('insufficient_scope');
   return { valid: true, key };
+}
+
+/**
+ * THE verification of an API key, used by `POST /v1/keys/verify` and, with the instance cache around
+ * its lookup (lib/keys/key-cache.ts), by the request pipeline: shape and checksum (no I/O at all) →
+ * lookup by hash → checkKey.
+ */
+export async function verifyApiKey(db: Db, secret: string, options: VerifyOptions): Promise<KeyVerification> {
+  const hash = wellFormedKeyHash(secret);
+  if (hash === null) return MALFORMED_KEY;
+  return checkKey(await loadKey(db, hash, options.at), hash, options);
 }
 
 const DETAIL: Record<KeyRefusal, string> = {

@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
+import bcrypt from 'bcryptjs';
 import { type App, createApp } from '../../lib/app.js';
 import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
+import { logIn, ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 
@@ -80,6 +82,70 @@ forEachBackend(
       } finally {
         trips.restore();
       }
+    });
+
+    it('a JWT request makes one Postgres read for its login: /v1/auth/me answers from it', async () => {
+      const { session, tenantId, owner } = await ownerSession(ctx.app);
+      const counted = counting(ctx.app);
+      await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth }); // warm
+      await ctx.app.settle();
+      for (let i = 0; i < 3; i++) {
+        const before = { queries: counted.queries(), limits: counted.limiterCalls() };
+        const me = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
+        assert.equal(me.status, 200, me.text);
+        assert.equal(me.body.user.email, owner.email);
+        assert.equal(me.body.tenant.id, tenantId);
+        assert.equal(me.body.tenant.status, 'active');
+        await ctx.app.settle();
+        assert.equal(counted.queries() - before.queries, 1, '/me: the live-session check, nothing more');
+        assert.equal(counted.limiterCalls() - before.limits, 1, 'one limiter call');
+      }
+      // A resource read with a JWT: the same one read for the login, then the handler's own query.
+      const before = counted.queries();
+      const team = await call(counted.app, 'GET', `/v1/tenants/${tenantId}/team-members`, {
+        headers: session.auth,
+      });
+      assert.equal(team.status, 200, team.text);
+      await ctx.app.settle();
+      assert.equal(counted.queries() - before, 2, 'the live-session check and the page of people');
+      // And the one read still ends the login at once: after a logout the same token is refused.
+      const out = await call(counted.app, 'POST', '/v1/auth/logout', { headers: session.auth });
+      assert.equal(out.status, 204, out.text);
+      const after = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
+      assert.equal(after.status, 401);
+    });
+
+    it('a login: one bcrypt comparison and two queries (the account with its tenant; one statement writing the login)', async (t) => {
+      const { owner } = await ownerSession(ctx.app);
+      const counted = counting(ctx.app);
+      await ctx.app.settle();
+      const compare = t.mock.method(bcrypt, 'compare');
+      const before = { queries: counted.queries(), limits: counted.limiterCalls() };
+      const session = await logIn(counted.app, owner.email, undefined, '198.51.100.77');
+      await ctx.app.settle();
+      assert.equal(compare.mock.callCount(), 1);
+      assert.equal(counted.queries() - before.queries, 2);
+      assert.equal(counted.limiterCalls() - before.limits, 2, 'the address limit and the account throttle');
+      // What the one statement wrote: a live session with its refresh token, the last login, the event.
+      assert.equal((await call(ctx.app, 'GET', '/v1/auth/me', { headers: session.auth })).status, 200);
+      const refreshed = await call(ctx.app, 'POST', '/v1/auth/refresh', {
+        json: { refresh_token: session.refreshToken },
+      });
+      assert.equal(refreshed.status, 200, refreshed.text);
+      const user = await ctx.app.db
+        .selectFrom('users')
+        .select(['last_login_at', 'failed_logins'])
+        .where('id', '=', session.userId)
+        .executeTakeFirstOrThrow();
+      assert.ok(user.last_login_at);
+      assert.equal(user.failed_logins, 0);
+      const events = await ctx.app.db
+        .selectFrom('audit_events')
+        .select(['action', 'actor_id', 'ip'])
+        .where('target_id', '=', session.userId)
+        .where('action', '=', 'auth.login')
+        .execute();
+      assert.deepEqual(events, [{ action: 'auth.login', actor_id: session.userId, ip: '198.51.100.77' }]);
     });
 
     /** A key warm in this instance (and in the second one, when there is one). */
