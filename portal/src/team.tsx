@@ -23,6 +23,7 @@ export function TeamPage({ me }: { me: Me }) {
   const [removing, setRemoving] = useState<Member | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const { busy, error, run } = useAction();
+  const saving = useAction();
   const roles = assignableRoles(me.user.role);
 
   const load = (after: string | null) =>
@@ -39,7 +40,7 @@ export function TeamPage({ me }: { me: Me }) {
 
   const changeRole = async (member: Member, role: Role) => {
     setNotice(null);
-    const saved = await run(() => call<Member>('PATCH', `${base}/${member.id}`, { role }));
+    const saved = await saving.run(() => call<Member>('PATCH', `${base}/${member.id}`, { role }));
     if (saved) {
       setNotice(`${saved.name} is now ${saved.role === 'admin' ? 'an' : 'a'} ${saved.role}.`);
       await load(null);
@@ -64,7 +65,12 @@ export function TeamPage({ me }: { me: Me }) {
           {notice}
         </p>
       ) : null}
-      <ErrorBox error={error} />
+      {saving.busy ? (
+        <p role="status">
+          <span class="spinner" aria-hidden="true" /> Saving the role…
+        </p>
+      ) : null}
+      <ErrorBox error={error ?? saving.error} />
       {members === null ? (
         <p role="status">
           <span class="spinner" aria-hidden="true" /> Loading members…
@@ -99,7 +105,7 @@ export function TeamPage({ me }: { me: Me }) {
                       <select
                         aria-label={`Role of ${member.name}`}
                         value={member.role}
-                        disabled={busy}
+                        disabled={busy || saving.busy}
                         onChange={(e) => changeRole(member, e.currentTarget.value as Role)}
                       >
                         {choices.map((role) => (

@@ -29,7 +29,12 @@ export function browserMissing(): string | null {
 }
 
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true });
+  // The workplace's flags (DESIGN.md): root needs --no-sandbox; no GPU; no background fetches.
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 }
 
 async function freePort(): Promise<number> {
