@@ -149,7 +149,8 @@ forEachBackend(
       assert.equal(second.status, 200, second.text);
       assert.equal(second.body.refresh_token, first.body.refresh_token);
       assert.equal(second.body.access_token, first.body.access_token);
-      assert.equal(second.body.expires_in, 891, 'the same token, 9 seconds older');
+      // 9 s older; the test clock runs on real time, so a second boundary may pass between the calls.
+      assert.ok([890, 891].includes(second.body.expires_in), `expires_in ${second.body.expires_in}`);
       assert.equal((await liveRefreshTokens(sidOf(session.accessToken))).length, 1);
     });
 
