@@ -246,7 +246,11 @@ for (const name of functions) {
   const files = filesUnder(dir);
   const entry = `dist/functions/${bundleName(`${name.slice(1)}.js`)}.mjs`;
   if (!files.includes(entry)) failures.push(`${name.slice(1)}: deploys no bundle (${entry} is missing)`);
-  for (const file of files.filter(embeddedOnly)) failures.push(`${name.slice(1)}: carries ${file}`);
+  const carried = files.filter(embeddedOnly);
+  if (carried.length > 0)
+    failures.push(
+      `${name.slice(1)}: carries ${carried.length} files of PGlite (${carried.slice(0, 3).join(', ')} …)`,
+    );
   for (const file of files.filter((path) => path.startsWith('dist/functions/'))) {
     const inputs = Object.keys(bundled.outputs[file]?.inputs ?? {}).filter(embeddedOnly);
     if (inputs.length > 0) failures.push(`${name.slice(1)}: ${file} bundles ${inputs.join(', ')}`);
