@@ -329,8 +329,10 @@ async function checkSchemaOnDeploy(databaseUrl: string | null): Promise<void> {
  * Bundle size per function, and its cold start against a bare function's: a fresh Node process that
  * imports the function's handler from its .func folder (as Vercel's launcher does on a new instance)
  * and exits. The rounds interleave the bare function and ours, so a busy machine slows all alike;
- * medians of ROUNDS. Wall time is the goal's measure (process start + import); CPU time is printed
- * too, as it varies less on shared cores. The goal is printed, not enforced.
+ * medians of ROUNDS, in wall time (process start + import) and CPU time. The goal counts as met when
+ * both ratios are at most 2: on a busy machine waiting for a core inflates the bare start's wall time
+ * most and flatters the wall ratio, while the CPU ratio stays close to a quiet machine's wall ratio.
+ * The goal is printed, not enforced (timing on shared CI cores is noisy).
  */
 function reportFunctionWeight(built: readonly string[]): void {
   const ROUNDS = 9;
@@ -382,7 +384,7 @@ function reportFunctionWeight(built: readonly string[]): void {
     const wall = median(runs.get(handler.name)?.wall);
     const cpu = median(runs.get(handler.name)?.cpu);
     const ratio = wall / baseline.wall;
-    met &&= ratio <= 2;
+    met &&= ratio <= 2 && cpu / baseline.cpu <= 2;
     const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
     const bundleBytes = handler.bundle.reduce(
       (total, file) => total + statSync(join(handler.dir, file)).size,
