@@ -6,8 +6,8 @@
  *
  * - The entry of each bundle is `mountFunction(file)` (lib/functions.ts), as the dev server and the
  *   tests run it on the sources.
- * - Code loaded with `import()` (the drivers of each mode, nodemailer, the OpenAPI builder) goes into
- *   chunks of its own (`splitting`), still read only when first needed.
+ * - Code loaded with `import()` (the drivers of each mode, nodemailer, the OpenAPI builder, bcrypt)
+ *   goes into chunks of its own (`splitting`), still read only when first needed.
  * - PGlite and its Kysely dialect stay outside (embedded mode only; production refuses it), and
  *   vercel.json's `excludeFiles` keeps them out of the deployment.
  * - Every output file sits two folders below the project, as lib/db/migrate.ts does, so its

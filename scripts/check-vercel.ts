@@ -246,7 +246,11 @@ for (const name of functions) {
   const files = filesUnder(dir);
   const entry = `dist/functions/${bundleName(`${name.slice(1)}.js`)}.mjs`;
   if (!files.includes(entry)) failures.push(`${name.slice(1)}: deploys no bundle (${entry} is missing)`);
-  for (const file of files.filter(embeddedOnly)) failures.push(`${name.slice(1)}: carries ${file}`);
+  const carried = files.filter(embeddedOnly);
+  if (carried.length > 0)
+    failures.push(
+      `${name.slice(1)}: carries ${carried.length} files of PGlite (${carried.slice(0, 3).join(', ')} …)`,
+    );
   for (const file of files.filter((path) => path.startsWith('dist/functions/'))) {
     const inputs = Object.keys(bundled.outputs[file]?.inputs ?? {}).filter(embeddedOnly);
     if (inputs.length > 0) failures.push(`${name.slice(1)}: ${file} bundles ${inputs.join(', ')}`);
@@ -325,8 +329,10 @@ async function checkSchemaOnDeploy(databaseUrl: string | null): Promise<void> {
  * Bundle size per function, and its cold start against a bare function's: a fresh Node process that
  * imports the function's handler from its .func folder (as Vercel's launcher does on a new instance)
  * and exits. The rounds interleave the bare function and ours, so a busy machine slows all alike;
- * medians of ROUNDS. Wall time is the goal's measure (process start + import); CPU time is printed
- * too, as it varies less on shared cores. The goal is printed, not enforced.
+ * medians of ROUNDS, in wall time (process start + import) and CPU time. The goal counts as met when
+ * both ratios are at most 2: on a busy machine waiting for a core inflates the bare start's wall time
+ * most and flatters the wall ratio, while the CPU ratio stays close to a quiet machine's wall ratio.
+ * The goal is printed, not enforced (timing on shared CI cores is noisy).
  */
 function reportFunctionWeight(built: readonly string[]): void {
   const ROUNDS = 9;
@@ -378,7 +384,7 @@ function reportFunctionWeight(built: readonly string[]): void {
     const wall = median(runs.get(handler.name)?.wall);
     const cpu = median(runs.get(handler.name)?.cpu);
     const ratio = wall / baseline.wall;
-    met &&= ratio <= 2;
+    met &&= ratio <= 2 && cpu / baseline.cpu <= 2;
     const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
     const bundleBytes = handler.bundle.reduce(
       (total, file) => total + statSync(join(handler.dir, file)).size,
