@@ -38,6 +38,10 @@ interface Figure {
 }
 const figures: Figure[] = [];
 
+/** The q-quantile of ascending samples. */
+const sortedAt = (sorted: readonly number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
 async function measure(
   backend: string,
   what: string,
@@ -54,12 +58,15 @@ async function measure(
   }
   const total = performance.now() - started;
   times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
-  figures.push({ backend, what, n, p50: at(0.5), p99: at(0.99), perSecond: (n / total) * 1000 });
+  figures.push({
+    backend,
+    what,
+    n,
+    p50: sortedAt(times, 0.5),
+    p99: sortedAt(times, 0.99),
+    perSecond: (n / total) * 1000,
+  });
 }
-
-const sortedAt = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
 /**
  * Two or more operations sampled in turn (a, b, a, b …), so that a slow moment of a shared machine
