@@ -6,7 +6,7 @@
  * names appended to its query. Used by the dev server and by every HTTP test; `npm run check:vercel`
  * applies the same `applyRoutes` to what `vercel build` produced and compares the two.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getTransformedRoutes, type Route } from '@vercel/routing-utils';
@@ -129,26 +129,55 @@ function compiled(src: string, flags: string): RegExp {
   return pattern;
 }
 
+type FileHit =
+  | { readonly kind: 'function'; readonly file: string }
+  | { readonly kind: 'static'; readonly file: string };
+const MAX_REMEMBERED_PATHS = 10_000;
+
 export function createVercelRouter(root = projectRoot) {
   const functions = functionFiles(root);
   const routes = compiledRoutes(root);
   const publicDir = join(root, 'public');
   // Vercel's filesystem matches a function's path exactly (no trailing slash): the rewrites cover the rest.
-  const lookup = (pathname: string) => {
+  const lookup = (pathname: string): FileHit | null => {
     const file = functions.get(pathname);
     if (file) return { kind: 'function' as const, file };
     const asset = staticFile(publicDir, pathname);
     return asset ? { kind: 'static' as const, file: asset } : null;
   };
 
+  // Routing depends only on the path and on which files exist, so each path is routed once and
+  // remembered until a file under public/ changes (the function files are fixed at start, as the
+  // filesystem is in a Vercel deployment). Without a watcher on public/, nothing is remembered.
+  const remembered = new Map<string, ReturnType<typeof applyRoutes<FileHit>>>();
+  let remember = false;
+  try {
+    watch(publicDir, { recursive: true }, () => remembered.clear()).unref();
+    remember = true;
+  } catch {
+    // No recursive watching here: route every request afresh.
+  }
+  const route = (pathname: string) => {
+    let routed = remembered.get(pathname);
+    if (!routed) {
+      routed = applyRoutes(routes, pathname, lookup);
+      if (remember) {
+        if (remembered.size >= MAX_REMEMBERED_PATHS) remembered.clear(); // a scanner's random paths
+        remembered.set(pathname, routed);
+      }
+    }
+    return routed;
+  };
+
   return {
     functions,
     resolve(original: URL): Resolution {
-      const routed = applyRoutes(routes, original.pathname, lookup);
+      const routed = route(original.pathname);
       const { headers } = routed;
       if (!routed.found) return { kind: 'none', headers };
-      if (routed.found.kind === 'static') return { ...routed.found, headers };
-      const url = new URL(original);
+      if (routed.found.kind === 'static') return { kind: 'static', file: routed.found.file, headers };
+      // A rewrite's parameters are appended to a copy: the caller's URL stays as it was.
+      const url = routed.query.size === 0 ? original : new URL(original);
       for (const [name, value] of routed.query) url.searchParams.append(name, value);
       return { kind: 'function', file: routed.found.file, url, headers };
     },
