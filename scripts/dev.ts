@@ -148,7 +148,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     headers[name] = value;
   });
   const body = await bodyOf(response);
-  // The whole body is known: say its length rather than send it chunked (and in one write).
+  // The whole body is known: say its length rather than send it chunked.
   if (body.length > 0 && !('content-length' in headers)) headers['content-length'] = String(body.length);
   res.writeHead(response.status, headers);
   res.end(body);

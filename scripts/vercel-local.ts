@@ -6,7 +6,7 @@
  * names appended to its query. Used by the dev server and by every HTTP test; `npm run check:vercel`
  * applies the same `applyRoutes` to what `vercel build` produced and compares the two.
  */
-import { existsSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getTransformedRoutes, type Route } from '@vercel/routing-utils';
@@ -132,7 +132,9 @@ function compiled(src: string, flags: string): RegExp {
 type FileHit =
   | { readonly kind: 'function'; readonly file: string }
   | { readonly kind: 'static'; readonly file: string };
+type Routed = ReturnType<typeof applyRoutes<FileHit>>;
 const MAX_REMEMBERED_PATHS = 10_000;
+const REMEMBER_ROUTE_MS = 1_000;
 
 export function createVercelRouter(root = projectRoot) {
   const functions = functionFiles(root);
@@ -146,26 +148,18 @@ export function createVercelRouter(root = projectRoot) {
     return asset ? { kind: 'static' as const, file: asset } : null;
   };
 
-  // Routing depends only on the path and on which files exist, so each path is routed once and
-  // remembered until a file under public/ changes (the function files are fixed at start, as the
-  // filesystem is in a Vercel deployment). Without a watcher on public/, nothing is remembered.
-  const remembered = new Map<string, ReturnType<typeof applyRoutes<FileHit>>>();
-  let remember = false;
-  try {
-    watch(publicDir, { recursive: true }, () => remembered.clear()).unref();
-    remember = true;
-  } catch {
-    // No recursive watching here: route every request afresh.
-  }
-  const route = (pathname: string) => {
-    let routed = remembered.get(pathname);
-    if (!routed) {
-      routed = applyRoutes(routes, pathname, lookup);
-      if (remember) {
-        if (remembered.size >= MAX_REMEMBERED_PATHS) remembered.clear(); // a scanner's random paths
-        remembered.set(pathname, routed);
-      }
-    }
+  // Routing depends only on the path and on which files exist, so a path's route is remembered for a
+  // second: a file added to or removed from public/ shows within that second, as the dev server should
+  // (the function files are fixed at start, as the filesystem is in a Vercel deployment). No watcher:
+  // one would keep every process that routes (the tests) from exiting.
+  const remembered = new Map<string, { readonly routed: Routed; readonly until: number }>();
+  const route = (pathname: string): Routed => {
+    const now = Date.now();
+    const known = remembered.get(pathname);
+    if (known && known.until > now) return known.routed;
+    const routed = applyRoutes(routes, pathname, lookup);
+    if (remembered.size >= MAX_REMEMBERED_PATHS) remembered.clear(); // a scanner's random paths
+    remembered.set(pathname, { routed, until: now + REMEMBER_ROUTE_MS });
     return routed;
   };
 
