@@ -128,14 +128,15 @@ async function answer(req: IncomingMessage): Promise<Response> {
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin : null;
     return withRouteHeaders(refuseMethod(app, module.router, resolution.url, origin), resolution.headers);
   }
-  const headers = new Headers();
+  // A plain object (Node's names are lower-case already): the Request fills its Headers once from it.
+  const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   // As Vercel's edge does: the client IP comes from the connection, never from the client's headers.
   const ip = req.socket.remoteAddress ?? '127.0.0.1';
-  headers.set('x-forwarded-for', ip);
-  headers.set('x-real-ip', ip);
+  headers['x-forwarded-for'] = ip;
+  headers['x-real-ip'] = ip;
   const hasBody = method !== 'GET' && method !== 'HEAD';
   const request = new Request(resolution.url, {
     method,
@@ -147,13 +148,36 @@ async function answer(req: IncomingMessage): Promise<Response> {
 
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const response = await answer(req);
-  res.writeHead(response.status, Object.fromEntries(response.headers));
-  res.end(Buffer.from(await response.arrayBuffer()));
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const body = await bodyOf(response);
+  // The whole body is known: say its length rather than send it chunked.
+  if (body.length > 0 && !('content-length' in headers)) headers['content-length'] = String(body.length);
+  res.writeHead(response.status, headers);
+  res.end(body);
+}
+
+/**
+ * A response's body, read straight off its stream: `Response.arrayBuffer()` goes through the Fetch
+ * spec's full-read machinery, which cost ~10× more per response than the reads themselves.
+ */
+async function bodyOf(response: Response): Promise<Buffer> {
+  if (!response.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 /** Writes a whole response straight to a socket (a request Node's parser refused has no ServerResponse). */
 async function writeRaw(socket: Duplex, response: Response): Promise<void> {
-  const body = Buffer.from(await response.arrayBuffer());
+  const body = await bodyOf(response);
   const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`];
   for (const [name, value] of response.headers) head.push(`${name}: ${value}`);
   head.push(`content-length: ${body.length}`, 'connection: close', '', '');

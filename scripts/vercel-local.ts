@@ -141,26 +141,49 @@ function compiled(src: string, flags: string): RegExp {
   return pattern;
 }
 
+type FileHit =
+  | { readonly kind: 'function'; readonly file: string }
+  | { readonly kind: 'static'; readonly file: string };
+type Routed = ReturnType<typeof applyRoutes<FileHit>>;
+const MAX_REMEMBERED_PATHS = 10_000;
+const REMEMBER_ROUTE_MS = 1_000;
+
 export function createVercelRouter(root = projectRoot) {
   const functions = functionFiles(root);
   const routes = compiledRoutes(root);
   const publicDir = join(root, 'public');
   // Vercel's filesystem matches a function's path exactly (no trailing slash): the rewrites cover the rest.
-  const lookup = (pathname: string) => {
+  const lookup = (pathname: string): FileHit | null => {
     const file = functions.get(pathname);
     if (file) return { kind: 'function' as const, file };
     const asset = staticFile(publicDir, pathname);
     return asset ? { kind: 'static' as const, file: asset } : null;
   };
 
+  // Routing depends only on the path and on which files exist, so a path's route is remembered for a
+  // second: a file added to or removed from public/ shows within that second, as the dev server should
+  // (the function files are fixed at start, as the filesystem is in a Vercel deployment). No watcher:
+  // one would keep every process that routes (the tests) from exiting.
+  const remembered = new Map<string, { readonly routed: Routed; readonly until: number }>();
+  const route = (pathname: string): Routed => {
+    const now = Date.now();
+    const known = remembered.get(pathname);
+    if (known && known.until > now) return known.routed;
+    const routed = applyRoutes(routes, pathname, lookup);
+    if (remembered.size >= MAX_REMEMBERED_PATHS) remembered.clear(); // a scanner's random paths
+    remembered.set(pathname, { routed, until: now + REMEMBER_ROUTE_MS });
+    return routed;
+  };
+
   return {
     functions,
     resolve(original: URL): Resolution {
-      const routed = applyRoutes(routes, original.pathname, lookup);
+      const routed = route(original.pathname);
       const { headers } = routed;
       if (!routed.found) return { kind: 'none', headers };
-      if (routed.found.kind === 'static') return { ...routed.found, headers };
-      const url = new URL(original);
+      if (routed.found.kind === 'static') return { kind: 'static', file: routed.found.file, headers };
+      // A rewrite's parameters are appended to a copy: the caller's URL stays as it was.
+      const url = routed.query.size === 0 ? original : new URL(original);
       for (const [name, value] of routed.query) url.searchParams.append(name, value);
       return { kind: 'function', file: routed.found.file, url, headers };
     },

@@ -9,10 +9,21 @@ export function clientIp(headers: Headers): string | null {
   const candidates = [headers.get('x-real-ip'), headers.get('x-forwarded-for')?.split(',')[0]];
   for (const candidate of candidates) {
     const value = candidate?.trim();
-    if (value && ipaddr.isValid(value)) return normaliseIp(value);
+    if (!value) continue;
+    let known = parsed.get(value);
+    if (known === undefined) {
+      known = ipaddr.isValid(value) ? normaliseIp(value) : null;
+      if (parsed.size >= MEMO_SIZE) parsed.clear();
+      parsed.set(value, known);
+    }
+    if (known !== null) return known;
   }
   return null;
 }
+
+/** Each request parses the same few addresses: they are parsed once (a bounded memo, pure function). */
+const MEMO_SIZE = 1_024;
+const parsed = new Map<string, string | null>();
 
 export function normaliseIp(value: string): string {
   const parsed = ipaddr.process(value);

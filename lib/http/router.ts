@@ -35,14 +35,27 @@ function compile(endpoint: Endpoint): CompiledRoute {
   return { endpoint, pattern: new RegExp(`^${source}$`), names };
 }
 
+/** The number of `/` in a path: neither a literal segment nor a parameter (`[^/]+`) matches one. */
+function depth(path: string): number {
+  let slashes = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) slashes += 1;
+  return slashes;
+}
+
 export function createRouter(endpoints: readonly Endpoint[]) {
-  const routes = endpoints.map(compile);
+  // Routes grouped by depth, in their order: a path is only tried against the routes it could match.
+  const byDepth = new Map<number, CompiledRoute[]>();
+  for (const endpoint of endpoints) {
+    const route = compile(endpoint);
+    const at = depth(endpoint.path);
+    byDepth.set(at, [...(byDepth.get(at) ?? []), route]);
+  }
   return {
     endpoints,
     match(method: string, pathname: string): RouteMatch {
       const path = canonicalPath(pathname);
       const allowed: Method[] = [];
-      for (const route of routes) {
+      for (const route of byDepth.get(depth(path)) ?? []) {
         const found = route.pattern.exec(path);
         if (!found) continue;
         if (route.endpoint.method !== method) {

@@ -11,7 +11,22 @@ const IPV6_PREFIX_HEXTETS = 4;
  * bucket. Audit rows and allow-lists keep the full address; only the limiters see this.
  */
 export function addressKey(ip: string | null): string {
-  if (ip === null || !ipaddr.isValid(ip)) return 'unknown';
+  if (ip === null) return 'unknown';
+  let key = keys.get(ip);
+  if (key === undefined) {
+    key = computeKey(ip);
+    if (keys.size >= MEMO_SIZE) keys.clear();
+    keys.set(ip, key);
+  }
+  return key;
+}
+
+/** Every request of a client asks for the same key: it is computed once (a bounded memo, pure function). */
+const MEMO_SIZE = 1_024;
+const keys = new Map<string, string>();
+
+function computeKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return 'unknown';
   const address = ipaddr.process(ip);
   if (address.kind() === 'ipv4') return address.toString();
   const parts = (address as ipaddr.IPv6).parts.slice(0, IPV6_PREFIX_HEXTETS);

@@ -1,5 +1,5 @@
 import { type Duration, Ratelimit } from '@upstash/ratelimit';
-import { Redis } from '@upstash/redis';
+import type { Redis } from '@upstash/redis';
 import {
   assertCost,
   DEFAULT_RATE_LIMIT_TIMEOUT_MS,
@@ -8,6 +8,7 @@ import {
   type RateLimitPolicy,
   type RateLimitResult,
 } from './limiter.js';
+import { createUpstashTransport, PipelinedRedis } from './upstash-transport.js';
 
 export interface UpstashLimiterOptions {
   readonly url: string;
@@ -21,10 +22,8 @@ export interface UpstashLimiterOptions {
 /**
  * Fail closed. @upstash/ratelimit's own `timeout` (default 5 s) resolves a slow call as *allowed*, so it is
  * turned off (`timeout: 0` skips its race entirely); a Redis error then rejects `limit()`, and every error
- * becomes RateLimiterUnavailableError. @upstash/redis has no request timeout of its own and retries network
- * errors five times with exponential backoff (~4 s), so it gets a per-request abort signal (a function, so
- * that an abort throws instead of being turned into a fake "Aborted" result; it is created once per
- * request and so also covers that request's retry) and a single quick retry. One limiter call may still
+ * becomes RateLimiterUnavailableError. The client's transport (lib/ratelimit/upstash-transport.ts) bounds
+ * each REST request, its single quick retry included, by the same budget. One limiter call may still
  * make several requests (EVALSHA, then EVAL after a Redis restart forgot the script; SCAN pages for a
  * reset), so each call also runs against one overall deadline: the budget bounds the call, not a request.
  */
@@ -59,21 +58,14 @@ export function createUpstashLimiter(opts: UpstashLimiterOptions, shared?: Redis
 }
 
 /**
- * The REST client the limiter and the key signals (lib/ratelimit/signals.ts) share. Auto-pipelining
- * (the library's default, spelled out here because the hot path depends on it) sends every command
- * issued in the same tick as ONE /pipeline request: the tier limit's EVALSHA and the key's signal EVAL
- * travel together, so a warm key-authenticated request costs exactly one round trip.
+ * The REST client the limiter and the key signals (lib/ratelimit/signals.ts) share, on a keep-alive
+ * node:http(s) transport (lib/ratelimit/upstash-transport.ts, decision 0032). Auto-pipelining sends every
+ * command issued in the same tick as ONE /pipeline request: the tier limit's EVALSHA and the key's
+ * signal EVAL travel together, so a warm key-authenticated request costs exactly one round trip.
  */
 export function createUpstashRedis(opts: UpstashLimiterOptions): Redis {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS;
-  return new Redis({
-    url: opts.url,
-    token: opts.token,
-    retry: { retries: 1, backoff: () => 50 },
-    signal: () => AbortSignal.timeout(timeoutMs),
-    enableTelemetry: false,
-    enableAutoPipelining: true,
-  });
+  return new PipelinedRedis(createUpstashTransport({ url: opts.url, token: opts.token, timeoutMs }));
 }
 
 /** Runs one call against the limiter's deadline; any failure, the deadline included, is "unavailable". */
