@@ -7,13 +7,13 @@
  * the block's output must contain it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type DevServer, freePort, startDevServer } from '../support/dev-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -63,52 +63,31 @@ function checkBlocks(blocks: readonly string[], outputs: readonly string[]): voi
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
-
 describe('commands in the docs, run verbatim against npm run dev', () => {
   const dataRoot = mkdtempSync(join(tmpdir(), 'heir-docs-'));
   const dataDir = join(dataRoot, '.data');
   let port = 0;
-  let server: ChildProcess | undefined;
-  let log = '';
+  let server: DevServer | undefined;
 
   before(async () => {
     port = await freePort();
-    server = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
-      cwd: root,
-      env: {
+    server = await startDevServer(
+      {
         PATH: process.env.PATH ?? '',
-        PORT: String(port),
         DATA_DIR: dataDir,
         NO_ENV_FILES: '1',
         LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString();
-        if (log.includes('listening on')) resolve();
-      };
-      server?.stdout?.on('data', onData);
-      server?.stderr?.on('data', onData);
-      server?.on('exit', (code) => reject(new Error(`the dev server exited (${code}):\n${log}`)));
-    });
+      port,
+    );
     assert.match(
-      log,
+      server.startLog,
       /Creating the embedded database in .* \(first run only/,
       'the first run says what it is doing',
     );
   });
-  after(() => {
-    server?.kill('SIGTERM');
+  after(async () => {
+    await server?.stop();
     rmSync(dataRoot, { recursive: true, force: true });
   });
 

@@ -4,66 +4,13 @@
  * the socket. So these attacks go through the real dev server process on a free port, as a client would.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createScratchDatabase, deleteRedisPrefix, TEST_ADMIN_KEY } from '../support/backends.js';
+import { type DevServer, freePort, startDevServer } from '../support/dev-server.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the test reads response bodies freely.
 type Body = any;
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
-
-interface DevServer {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-async function startDevServer(env: Record<string, string>): Promise<DevServer> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
-    cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), ADMIN_KEY: TEST_ADMIN_KEY, LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev server did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`dev server exited (${code}):\n${output}`));
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 interface Mode {
   readonly name: string;
@@ -103,7 +50,15 @@ for (const mode of modes) {
     before(async () => {
       const setup = await mode.setup();
       cleanup = setup.cleanup;
-      server = await startDevServer(setup.env);
+      server = await startDevServer(
+        {
+          ...process.env,
+          ...setup.env,
+          ADMIN_KEY: TEST_ADMIN_KEY,
+          LOG_LEVEL: 'silent',
+        },
+        await freePort(),
+      );
       const res = await api(
         'POST',
         '/v1/tenants',
@@ -127,7 +82,7 @@ for (const mode of modes) {
       json?: unknown,
       headers: Record<string, string> = {},
     ): Promise<{ status: number; body: Body }> {
-      const res = await fetch(`${server.url}${path}`, {
+      const res = await fetch(`${server.origin}${path}`, {
         method,
         headers: {
           ...(json === undefined ? {} : { 'content-type': 'application/json' }),

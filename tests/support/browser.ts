@@ -9,15 +9,11 @@
  * `expectStatus` (Chromium logs each one as a console error too; only those are forgiven).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { TEST_ADMIN_KEY } from './backends.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { embeddedEnv, freePort, startDevServer } from './dev-server.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -35,15 +31,6 @@ export function launchBrowser(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
 }
 
 export interface PortalServer {
@@ -66,40 +53,11 @@ export interface ApiAnswer {
 /** Starts `npm run dev`'s server, embedded, with `env` added (SMTP_URL for the mail tests). */
 export async function startPortalServer(env: Record<string, string> = {}): Promise<PortalServer> {
   const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const childEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATA_DIR: 'memory',
-    PORT: String(port),
-    APP_URL: origin,
-    ADMIN_KEY: TEST_ADMIN_KEY,
-    LOG_LEVEL: 'error',
-    ...env,
-  };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'])
-    delete childEnv[name];
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
-    cwd: root,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev server did not start:\n${output}`)), 120_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`dev server exited (${code}):\n${output}`));
-    });
-  });
+  const server = await startDevServer(
+    embeddedEnv({ APP_URL: `http://127.0.0.1:${port}`, ADMIN_KEY: TEST_ADMIN_KEY, ...env }),
+    port,
+  );
+  const { origin } = server;
   return {
     origin,
     async api(method, path, options = {}) {
@@ -113,13 +71,7 @@ export async function startPortalServer(env: Record<string, string> = {}): Promi
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : null };
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: server.stop,
   };
 }
 

@@ -1,44 +1,78 @@
 /**
- * Starts `scripts/dev.ts` as a child process on a free port (embedded: DATA_DIR=memory, so it
- * never touches the machine's Postgres or Redis) and speaks raw HTTP/1.1 to it over node:net, so
- * tests can send what no fetch client will: TRACE, CONNECT, lowercase methods.
+ * `npm run dev`'s server (scripts/dev.ts) as a child process, for the tests that must meet it as a
+ * client does, over a socket: vercel.json's routing and headers, the portal it builds at start. Also
+ * raw HTTP/1.1 over node:net, so tests can send what no fetch client will: TRACE, CONNECT, lowercase
+ * methods.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** This process's environment, embedded (DATA_DIR=memory: never the machine's Postgres or Redis), with `extra`. */
+export function embeddedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: 'memory', LOG_LEVEL: 'error', ...extra };
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'])
+    delete env[name];
+  return env;
+}
+
+/** A port free now, for a test that must name the server's URL (APP_URL) before it starts. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.ok(address && typeof address === 'object');
+  return address.port;
+}
+
 export interface DevServer {
   readonly port: number;
+  /** http://127.0.0.1:PORT */
+  readonly origin: string;
+  /** What the server printed until it said it was listening. */
+  readonly startLog: string;
+  /** Ends the server and waits until it has exited. */
   stop(): Promise<void>;
 }
 
-export async function startDevServer(): Promise<DevServer> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: 'memory', PORT: '0', LOG_LEVEL: 'error' };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'])
-    delete env[name];
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
+/** Starts the server with exactly `env` on `port` (0: any free one) and waits until it listens. */
+export async function startDevServer(env: NodeJS.ProcessEnv = embeddedEnv(), port = 0): Promise<DevServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
     cwd: root,
-    env,
+    env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
+  const bound = await new Promise<number>((resolve, reject) => {
+    // The first start builds the portal and may create a database; the limit only bounds a failure.
+    const timer = setTimeout(() => reject(new Error(`dev server did not start:\n${output}`)), 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const found = /listening on http:\/\/localhost:(\d+)/.exec(output);
-      if (found) resolve(Number(found[1]));
+      if (found) {
+        clearTimeout(timer);
+        resolve(Number(found[1]));
+      }
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`dev server exited with ${code}: ${output}`)));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dev server exited (${code}):\n${output}`));
+    });
   });
   return {
-    port,
+    port: bound,
+    origin: `http://127.0.0.1:${bound}`,
+    startLog: output,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.removeAllListeners('exit');
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
