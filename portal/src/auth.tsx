@@ -1,7 +1,43 @@
 /** Sign-in, first sign-in with a temporary password, forgot password and the reset page. */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, publicCall, startSession } from './api.js';
+import { FormActions } from './dialogs.js';
 import { BusyButton, ErrorBox, Field, fieldErrors, useAction } from './ui.js';
+
+/** A required password input in a Field, with the autocomplete hint password managers go by. */
+function PasswordField({
+  label,
+  hint,
+  error,
+  autocomplete,
+  minLength,
+  value,
+  onInput,
+}: {
+  label: string;
+  hint?: string;
+  error?: readonly string[];
+  autocomplete: 'current-password' | 'new-password';
+  minLength?: number;
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <Field label={label} hint={hint} error={error}>
+      {(props) => (
+        <input
+          {...props}
+          type="password"
+          autocomplete={autocomplete}
+          required
+          minLength={minLength}
+          value={value}
+          onInput={(e) => onInput(e.currentTarget.value)}
+        />
+      )}
+    </Field>
+  );
+}
 
 interface Tokens {
   readonly access_token: string;
@@ -57,18 +93,13 @@ export function SignIn({
             />
           )}
         </Field>
-        <Field label="Password" error={fieldErrors(error, 'password')}>
-          {(props) => (
-            <input
-              {...props}
-              type="password"
-              autocomplete="current-password"
-              required
-              value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
-            />
-          )}
-        </Field>
+        <PasswordField
+          label="Password"
+          error={fieldErrors(error, 'password')}
+          autocomplete="current-password"
+          value={password}
+          onInput={setPassword}
+        />
         <ErrorBox error={error} fields={['email', 'password']} />
         <BusyButton busy={busy} label="Sign in" busyLabel="Signing in…" />
       </form>
@@ -121,38 +152,22 @@ export function SetPassword({
         least 8 characters, not a common one and not containing your email) to continue.
       </p>
       <form onSubmit={submit} aria-label="Choose your password">
-        <Field label="New password" error={fieldErrors(error, 'new_password')}>
-          {(props) => (
-            <input
-              {...props}
-              type="password"
-              autocomplete="new-password"
-              required
-              minLength={8}
-              value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        <Field label="New password again">
-          {(props) => (
-            <input
-              {...props}
-              type="password"
-              autocomplete="new-password"
-              required
-              value={repeat}
-              onInput={(e) => setRepeat(e.currentTarget.value)}
-            />
-          )}
-        </Field>
+        <PasswordField
+          label="New password"
+          error={fieldErrors(error, 'new_password')}
+          autocomplete="new-password"
+          minLength={8}
+          value={password}
+          onInput={setPassword}
+        />
+        <PasswordField
+          label="New password again"
+          autocomplete="new-password"
+          value={repeat}
+          onInput={setRepeat}
+        />
         <ErrorBox error={error} fields={['new_password']} />
-        <div class="actions">
-          <BusyButton busy={busy} label="Set password and sign in" busyLabel="Saving…" />
-          <button type="button" class="button secondary" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
+        <FormActions busy={busy} label="Set password and sign in" busyLabel="Saving…" onCancel={onCancel} />
       </form>
     </main>
   );
@@ -241,23 +256,15 @@ export function ResetPassword() {
         </p>
       ) : (
         <form onSubmit={submit} aria-label="Choose a new password">
-          <Field
+          <PasswordField
             label="New password"
             hint="At least 8 characters; not a common password and not containing your email."
             error={fieldErrors(error, 'password')}
-          >
-            {(props) => (
-              <input
-                {...props}
-                type="password"
-                autocomplete="new-password"
-                required
-                minLength={8}
-                value={password}
-                onInput={(e) => setPassword(e.currentTarget.value)}
-              />
-            )}
-          </Field>
+            autocomplete="new-password"
+            minLength={8}
+            value={password}
+            onInput={setPassword}
+          />
           <ErrorBox error={error} fields={['password']} />
           {invalid ? (
             <p>

@@ -2,18 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { KEY_LIMITS, type Scope, type Tier } from '../../lib/vocabulary.js';
 import { call, type Me } from './api.js';
+import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { canChangeKeyOfTier, canManageKeys, creatableTiers, scopesFor } from './permissions.js';
 import type { ApiKey, Page, Usage } from './types.js';
-import {
-  BusyButton,
-  Dialog,
-  ErrorBox,
-  Field,
-  fieldErrors,
-  formatDate,
-  OneTimeSecret,
-  useAction,
-} from './ui.js';
+import { BusyButton, Dialog, ErrorBox, Field, fieldErrors, formatDate, useAction } from './ui.js';
 
 export const maskedKey = (key: ApiKey) => `${key.prefix}…${key.last4}`;
 
@@ -252,22 +244,19 @@ function CreateKeyDialog({ me, onClose }: { me: Me; onClose: (changed: boolean) 
   };
   if (created?.key) {
     return (
-      <Dialog title={`Your new key “${created.name}”`} onClose={() => onClose(true)}>
-        <OneTimeSecret
-          label="API key"
-          value={created.key}
-          warning="This is the only time the key is shown: we store only a hash of it. Keep it in a secret manager; if it is lost, rotate the key."
-        />
+      <SecretDialog
+        title={`Your new key “${created.name}”`}
+        label="API key"
+        value={created.key}
+        warning="This is the only time the key is shown: we store only a hash of it. Keep it in a secret manager; if it is lost, rotate the key."
+        doneLabel="I have stored the key"
+        onDone={() => onClose(true)}
+      >
         <p class="hint">
           {created.tier} tier, {created.rate_limit.limit} requests per 15 minutes; expires{' '}
           {formatDate(created.expires_at)}.
         </p>
-        <div class="actions">
-          <button type="button" class="button primary" onClick={() => onClose(true)}>
-            I have stored the key
-          </button>
-        </div>
-      </Dialog>
+      </SecretDialog>
     );
   }
   return (
@@ -327,12 +316,7 @@ function CreateKeyDialog({ me, onClose }: { me: Me; onClose: (changed: boolean) 
           )}
         </Field>
         <ErrorBox error={error} fields={['name', 'tier', 'scopes', 'ip_whitelist', 'expires_in_days']} />
-        <div class="actions">
-          <BusyButton busy={busy} label="Create key" busyLabel="Creating…" />
-          <button type="button" class="button secondary" onClick={() => onClose(false)}>
-            Cancel
-          </button>
-        </div>
+        <FormActions busy={busy} label="Create key" busyLabel="Creating…" onCancel={() => onClose(false)} />
       </form>
     </Dialog>
   );
@@ -374,12 +358,7 @@ function EditKeyDialog({ apiKey, onClose }: { apiKey: ApiKey; onClose: (changed:
           )}
         </Field>
         <ErrorBox error={error} fields={['name', 'scopes', 'ip_whitelist']} />
-        <div class="actions">
-          <BusyButton busy={busy} label="Save changes" busyLabel="Saving…" />
-          <button type="button" class="button secondary" onClick={() => onClose(false)}>
-            Cancel
-          </button>
-        </div>
+        <FormActions busy={busy} label="Save changes" busyLabel="Saving…" onCancel={() => onClose(false)} />
       </form>
     </Dialog>
   );
@@ -399,23 +378,20 @@ function RotateKeyDialog({ apiKey, onClose }: { apiKey: ApiKey; onClose: (change
   };
   if (rotated?.key) {
     return (
-      <Dialog title={`New secret for “${rotated.name}”`} onClose={() => onClose(true)}>
-        <OneTimeSecret
-          label="New API key"
-          value={rotated.key}
-          warning="This is the only time the new key is shown. Put it in your integrations before the old one ends."
-        />
+      <SecretDialog
+        title={`New secret for “${rotated.name}”`}
+        label="New API key"
+        value={rotated.key}
+        warning="This is the only time the new key is shown. Put it in your integrations before the old one ends."
+        doneLabel="I have stored the key"
+        onDone={() => onClose(true)}
+      >
         <p class="notice" role="status">
           {rotated.previous_secret_expires_at
             ? `The previous secret keeps working until ${formatDate(rotated.previous_secret_expires_at)}.`
             : 'The previous secret stopped working at once.'}
         </p>
-        <div class="actions">
-          <button type="button" class="button primary" onClick={() => onClose(true)}>
-            I have stored the key
-          </button>
-        </div>
-      </Dialog>
+      </SecretDialog>
     );
   }
   return (
@@ -444,43 +420,25 @@ function RotateKeyDialog({ apiKey, onClose }: { apiKey: ApiKey; onClose: (change
           )}
         </Field>
         <ErrorBox error={error} fields={['grace_period_hours']} />
-        <div class="actions">
-          <BusyButton busy={busy} label="Rotate key" busyLabel="Rotating…" />
-          <button type="button" class="button secondary" onClick={() => onClose(false)}>
-            Cancel
-          </button>
-        </div>
+        <FormActions busy={busy} label="Rotate key" busyLabel="Rotating…" onCancel={() => onClose(false)} />
       </form>
     </Dialog>
   );
 }
 
 function RevokeKeyDialog({ apiKey, onClose }: { apiKey: ApiKey; onClose: (changed: boolean) => void }) {
-  const { busy, error, run } = useAction();
-  const revoke = async () => {
-    const answer = await run(() => call<ApiKey>('DELETE', `/v1/api-keys/${apiKey.id}`));
-    if (answer) onClose(true);
-  };
   return (
-    <Dialog title={`Revoke “${apiKey.name}”?`} onClose={() => onClose(false)}>
+    <ConfirmDialog
+      title={`Revoke “${apiKey.name}”?`}
+      confirmLabel={`Revoke “${apiKey.name}”`}
+      busyLabel="Revoking…"
+      action={() => call<ApiKey>('DELETE', `/v1/api-keys/${apiKey.id}`)}
+      onClose={onClose}
+    >
       <p>
         The key <strong>{apiKey.name}</strong> (<code>{maskedKey(apiKey)}</code>) stops working at once, for
         every integration that uses it. This cannot be undone.
       </p>
-      <ErrorBox error={error} />
-      <div class="actions">
-        <BusyButton
-          type="button"
-          kind="danger"
-          busy={busy}
-          label={`Revoke “${apiKey.name}”`}
-          busyLabel="Revoking…"
-          onClick={revoke}
-        />
-        <button type="button" class="button secondary" onClick={() => onClose(false)}>
-          Cancel
-        </button>
-      </div>
-    </Dialog>
+    </ConfirmDialog>
   );
 }

@@ -2,18 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ROLES, type Role } from '../../lib/vocabulary.js';
 import { call, type Me } from './api.js';
+import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { assignableRoles } from './permissions.js';
 import type { Member, Page } from './types.js';
-import {
-  BusyButton,
-  Dialog,
-  ErrorBox,
-  Field,
-  fieldErrors,
-  formatDate,
-  OneTimeSecret,
-  useAction,
-} from './ui.js';
+import { BusyButton, Dialog, ErrorBox, Field, fieldErrors, formatDate, useAction } from './ui.js';
 
 export function TeamPage({ me }: { me: Me }) {
   const base = `/v1/tenants/${me.tenant.id}/team-members`;
@@ -198,18 +190,14 @@ function AddMemberDialog({
   };
   if (added) {
     return (
-      <Dialog title={`${added.member.name} was added`} onClose={() => onClose(true)}>
-        <OneTimeSecret
-          label="Temporary password"
-          value={added.temporary_password}
-          warning={`This is the only time it is shown. Give it to ${added.member.email} over a safe channel; they choose their own password at first sign-in.`}
-        />
-        <div class="actions">
-          <button type="button" class="button primary" onClick={() => onClose(true)}>
-            Done
-          </button>
-        </div>
-      </Dialog>
+      <SecretDialog
+        title={`${added.member.name} was added`}
+        label="Temporary password"
+        value={added.temporary_password}
+        warning={`This is the only time it is shown. Give it to ${added.member.email} over a safe channel; they choose their own password at first sign-in.`}
+        doneLabel="Done"
+        onDone={() => onClose(true)}
+      />
     );
   }
   return (
@@ -243,12 +231,7 @@ function AddMemberDialog({
           )}
         </Field>
         <ErrorBox error={error} fields={['email', 'name', 'role']} />
-        <div class="actions">
-          <BusyButton busy={busy} label="Add member" busyLabel="Adding…" />
-          <button type="button" class="button secondary" onClick={() => onClose(false)}>
-            Cancel
-          </button>
-        </div>
+        <FormActions busy={busy} label="Add member" busyLabel="Adding…" onCancel={() => onClose(false)} />
       </form>
     </Dialog>
   );
@@ -263,34 +246,18 @@ function RemoveMemberDialog({
   member: Member;
   onClose: (changed: boolean) => void;
 }) {
-  const { busy, error, run } = useAction();
-  const remove = async () => {
-    const done = await run(async () => {
-      await call('DELETE', `${base}/${member.id}`);
-      return true;
-    });
-    if (done) onClose(true);
-  };
   return (
-    <Dialog title={`Remove ${member.name}?`} onClose={() => onClose(false)}>
+    <ConfirmDialog
+      title={`Remove ${member.name}?`}
+      confirmLabel={`Remove ${member.name}`}
+      busyLabel="Removing…"
+      action={() => call('DELETE', `${base}/${member.id}`)}
+      onClose={onClose}
+    >
       <p>
         <strong>{member.name}</strong> ({member.email}) loses access at once: every session they have is
         signed out.
       </p>
-      <ErrorBox error={error} />
-      <div class="actions">
-        <BusyButton
-          type="button"
-          kind="danger"
-          busy={busy}
-          label={`Remove ${member.name}`}
-          busyLabel="Removing…"
-          onClick={remove}
-        />
-        <button type="button" class="button secondary" onClick={() => onClose(false)}>
-          Cancel
-        </button>
-      </div>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
