@@ -4,6 +4,32 @@ import { ApiError, publicCall, startSession } from './api.js';
 import { FormActions } from './dialogs.js';
 import { BusyButton, ErrorBox, Field, fieldErrors, useAction } from './ui.js';
 
+/** The required email of an account (the username password managers fill in). */
+function EmailField({
+  error,
+  value,
+  onInput,
+}: {
+  error: readonly string[];
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <Field label="Email" error={error}>
+      {(props) => (
+        <input
+          {...props}
+          type="email"
+          autocomplete="username"
+          required
+          value={value}
+          onInput={(e) => onInput(e.currentTarget.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
 /** A required password input in a Field, with the autocomplete hint password managers go by. */
 function PasswordField({
   label,
@@ -81,18 +107,7 @@ export function SignIn({
         </p>
       ) : null}
       <form onSubmit={submit} aria-label="Sign in">
-        <Field label="Email" error={fieldErrors(error, 'email')}>
-          {(props) => (
-            <input
-              {...props}
-              type="email"
-              autocomplete="username"
-              required
-              value={email}
-              onInput={(e) => setEmail(e.currentTarget.value)}
-            />
-          )}
-        </Field>
+        <EmailField error={fieldErrors(error, 'email')} value={email} onInput={setEmail} />
         <PasswordField
           label="Password"
           error={fieldErrors(error, 'password')}
@@ -195,18 +210,7 @@ export function ForgotPassword() {
       ) : (
         <form onSubmit={submit} aria-label="Request a reset link">
           <p>Enter your email and we will send you a link to choose a new password.</p>
-          <Field label="Email" error={fieldErrors(error, 'email')}>
-            {(props) => (
-              <input
-                {...props}
-                type="email"
-                autocomplete="username"
-                required
-                value={email}
-                onInput={(e) => setEmail(e.currentTarget.value)}
-              />
-            )}
-          </Field>
+          <EmailField error={fieldErrors(error, 'email')} value={email} onInput={setEmail} />
           <ErrorBox error={error} fields={['email']} />
           <BusyButton busy={busy} label="Send reset link" busyLabel="Sending…" />
         </form>
