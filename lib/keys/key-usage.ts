@@ -50,6 +50,11 @@ export function isSpike(windows: readonly UsageWindow[], current: number): boole
 
 const SYSTEM: Actor = { type: 'system', id: null, ip: null, requestId: null };
 
+/** An anomaly as stored on the key (`api_keys.anomaly`) and as its audit event's metadata. */
+export type KeyAnomaly =
+  | { readonly kind: 'new_address'; readonly ip: string | null }
+  | { readonly kind: 'spike'; readonly window_start: string; readonly requests: number };
+
 export interface KeyUse {
   readonly keyId: string;
   readonly tenantId: string;
@@ -63,7 +68,8 @@ export interface KeyUse {
 /**
  * Off the request path (the pipeline hands `note`'s work to app.defer): `last_used_at`/`last_used_ip`,
  * debounced per key in this instance, and the anomalies — a first use from a new address, and a window
- * above 5× the trailing mean — as audit events of the key's tenant. A spike is reported once per window.
+ * above 5× the trailing mean — as audit events of the key's tenant and, the latest one, on the key
+ * itself (`anomaly`, `anomaly_at`). A spike is reported once per window.
  */
 export class KeyUseRecorder {
   readonly #written = new Map<string, number>();
@@ -85,6 +91,11 @@ export class KeyUseRecorder {
     const spike =
       windows !== null && this.#spikes.get(use.keyId) !== windowStart && isSpike(windows, current);
     if (spike) this.#spikes.set(use.keyId, windowStart);
+    const anomalies: KeyAnomaly[] = [];
+    if (spike)
+      anomalies.push({ kind: 'spike', window_start: new Date(windowStart).toISOString(), requests: current });
+    // Last, so that when one use raises both the key shows the new address (the security signal).
+    if (use.newAddress) anomalies.push({ kind: 'new_address', ip: use.ip });
     await deps.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('api_keys')
@@ -92,33 +103,28 @@ export class KeyUseRecorder {
         .where('id', '=', use.keyId)
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', use.at)]))
         .execute();
-      const target = { type: 'api_key', id: use.keyId };
-      if (use.newAddress) {
+      const latest = anomalies.at(-1);
+      if (!latest) return;
+      for (const anomaly of anomalies) {
         await recordAudit(
           trx,
           SYSTEM,
           {
             tenantId: use.tenantId,
             action: 'api_key.anomaly',
-            target,
-            metadata: { kind: 'new_address', ip: use.ip },
+            target: { type: 'api_key', id: use.keyId },
+            metadata: anomaly,
           },
           use.at,
         );
       }
-      if (spike) {
-        await recordAudit(
-          trx,
-          SYSTEM,
-          {
-            tenantId: use.tenantId,
-            action: 'api_key.anomaly',
-            target,
-            metadata: { kind: 'spike', window_start: new Date(windowStart).toISOString(), requests: current },
-          },
-          use.at,
-        );
-      }
+      // The key shows its latest anomaly; one found later by another instance is not overwritten.
+      await trx
+        .updateTable('api_keys')
+        .set({ anomaly: JSON.stringify(latest) as never, anomaly_at: use.at })
+        .where('id', '=', use.keyId)
+        .where((eb) => eb.or([eb('anomaly_at', 'is', null), eb('anomaly_at', '<=', use.at)]))
+        .execute();
     });
   }
 }
