@@ -10,6 +10,8 @@ const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
 export const USAGE_WINDOWS = (24 * 3600) / RATE_WINDOW_SECONDS;
 /** A window above this many times the trailing 24-hour mean is an anomaly. */
 export const SPIKE_FACTOR = 5;
+/** A window with fewer requests is never a spike: one call to a key idle for hours is not an anomaly. */
+export const SPIKE_MIN_REQUESTS = 20;
 /** `last_used_*` are written at most this often per key and instance: never a write per request. */
 export const LAST_USED_INTERVAL_MS = 60_000;
 
@@ -41,11 +43,14 @@ export async function usageWindows(
   });
 }
 
-/** The current window is a spike when it is above SPIKE_FACTOR × the mean of the 96 windows before it. */
+/**
+ * The current window is a spike when it is above SPIKE_FACTOR × the mean of the 96 windows before it
+ * and holds at least SPIKE_MIN_REQUESTS.
+ */
 export function isSpike(windows: readonly UsageWindow[], current: number): boolean {
   const total = windows.reduce((sum, w) => sum + w.requests, 0) - current;
   const mean = total / Math.max(1, windows.length - 1);
-  return mean > 0 && current > SPIKE_FACTOR * mean;
+  return mean > 0 && current >= SPIKE_MIN_REQUESTS && current > SPIKE_FACTOR * mean;
 }
 
 const SYSTEM: Actor = { type: 'system', id: null, ip: null, requestId: null };

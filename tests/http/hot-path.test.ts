@@ -293,13 +293,20 @@ forEachBackend(
       assert.equal((await use()).status, 200);
       await ctx.app.settle();
       assert.equal((await key()).anomaly, null, 'a first use with no history is no anomaly');
-      // A window later, one request against a trailing mean of 1/95: a spike, found with its last-use write.
-      clock.advance(15 * 60_000);
+      // Just into the next window: one request against a trailing mean of 1/95 is no spike (too few).
+      const windowMs = 15 * 60_000;
+      clock.advance(windowMs - (clock.now().getTime() % windowMs) + 1_000);
+      assert.equal((await use()).status, 200);
+      await ctx.app.settle();
+      assert.equal((await key()).anomaly, null, 'one request in a window is never a spike');
+      // 20 more in the window: found with the next last-use write (a minute later), a spike.
+      for (let i = 0; i < 20; i++) assert.equal((await use()).status, 200);
+      clock.advance(61_000);
       assert.equal((await use()).status, 200);
       await ctx.app.settle();
       const spiked = await key();
       assert.equal(spiked.anomaly?.kind, 'spike', JSON.stringify(spiked.anomaly));
-      assert.equal(spiked.anomaly.requests, 1);
+      assert.equal(spiked.anomaly.requests, 22);
       assert.equal(Date.parse(spiked.anomaly.window_start) % (15 * 60_000), 0);
       assert.ok(Date.parse(spiked.anomaly.detected_at) >= Date.parse(spiked.anomaly.window_start));
       const audit = await call(ctx.app, 'GET', `/v1/tenants/${t.tenantId}/audit-events?limit=50`, {
@@ -308,7 +315,7 @@ forEachBackend(
       const events = audit.body.data.filter((e: { action: string }) => e.action === 'api_key.anomaly');
       assert.deepEqual(
         events.map((e: { metadata: unknown }) => e.metadata),
-        [{ kind: 'spike', window_start: spiked.anomaly.window_start, requests: 1 }],
+        [{ kind: 'spike', window_start: spiked.anomaly.window_start, requests: 22 }],
       );
       assert.deepEqual(events[0].target, { type: 'api_key', id: issued.id });
       // A use from a new address a minute later: the flag is now the newer anomaly.
@@ -324,7 +331,7 @@ forEachBackend(
       assert.equal(other.status, 404, other.text);
     });
 
-    it('a window above 5× the trailing mean is a spike', async () => {
+    it('a window above 5× the trailing mean, with at least 20 requests, is a spike', async () => {
       const { isSpike } = await import('../../lib/keys/key-usage.js');
       const windows = (counts: number[]) => counts.map((requests) => ({ start: '', requests, limited: 0 }));
       const quiet = Array.from({ length: 95 }, () => 10);
@@ -335,6 +342,9 @@ forEachBackend(
         false,
         'no history, no spike',
       );
+      const idle = [1, ...Array.from({ length: 94 }, () => 0)];
+      assert.equal(isSpike(windows([...idle, 19]), 19), false, 'too few requests to be a spike');
+      assert.equal(isSpike(windows([...idle, 20]), 20), true);
     });
 
     it('300 concurrent requests on a 100-limit key let exactly 100 through, across two instances too', async () => {
