@@ -124,7 +124,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
   revoked_at timestamptz,
   last_used_at timestamptz,
   last_used_ip text,
-  CHECK ((previous_key_hash IS NULL) = (previous_expires_at IS NULL))
+  -- The latest anomaly (API.md §5 "Anomalies"): `{kind, ...detail}`, written off the request path with
+  -- its audit event; replaced by a newer one, never cleared.
+  anomaly jsonb,
+  anomaly_at timestamptz,
+  CHECK ((previous_key_hash IS NULL) = (previous_expires_at IS NULL)),
+  CONSTRAINT api_keys_anomaly_check CHECK ((anomaly IS NULL) = (anomaly_at IS NULL))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_hash_key ON api_keys (key_hash);
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_previous_hash_key ON api_keys (previous_key_hash) WHERE previous_key_hash IS NOT NULL;

@@ -103,6 +103,8 @@ export const tables = {
     revoked_at: { type: 'timestamptz', nullable: true },
     last_used_at: { type: 'timestamptz', nullable: true },
     last_used_ip: { type: 'text', nullable: true },
+    anomaly: { type: 'jsonb', nullable: true },
+    anomaly_at: { type: 'timestamptz', nullable: true },
   },
   mail_outbox: {
     id: { type: 'uuid', default: true },

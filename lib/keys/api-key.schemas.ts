@@ -5,6 +5,7 @@ import { KEY_LIMITS, KEY_STATUSES, RATE_WINDOW_SECONDS, SCOPES, TIERS, tierRules
 import type { ApiKeyRow } from './api-key.repository.js';
 import { ipAllowListSchema, normaliseEntry } from './ip-allow-list.js';
 import { keyStatus } from './key-status.js';
+import type { KeyAnomaly } from './key-usage.js';
 
 export const scopeSchema = z.enum(SCOPES).meta({ id: 'Scope' });
 const tierSchema = z.enum(TIERS);
@@ -95,6 +96,26 @@ export const verifyKeyBody = z.strictObject({
 
 const rateLimitSchema = z.object({ limit: z.int(), window_seconds: z.literal(RATE_WINDOW_SECONDS) });
 
+/** The key's latest anomaly (API.md §5 "Anomalies"): the `api_key.anomaly` event's metadata and when. */
+const keyAnomalySchema = z
+  .discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('new_address'),
+      detected_at: z.iso.datetime(),
+      ip: z.string().nullable().meta({ description: 'The new client address.' }),
+    }),
+    z.object({
+      kind: z.literal('spike'),
+      detected_at: z.iso.datetime(),
+      window_start: z.iso.datetime(),
+      requests: z.int().meta({ description: 'Requests in that window when the spike was found.' }),
+    }),
+  ])
+  .meta({
+    id: 'ApiKeyAnomaly',
+    description: 'The latest anomaly found for the key; a newer one replaces it, nothing clears it.',
+  });
+
 export const keySchema = z
   .object({
     id: z.uuid(),
@@ -115,6 +136,7 @@ export const keySchema = z
     previous_secret_expires_at: z.iso.datetime().nullable(),
     status: z.enum(KEY_STATUSES),
     rate_limit: rateLimitSchema,
+    anomaly: keyAnomalySchema.nullable(),
   })
   .meta({ id: 'ApiKey' });
 
@@ -177,5 +199,8 @@ export function toKeyView(row: ApiKeyRow, at: Date): KeyView {
     previous_secret_expires_at: previousLive ? iso(row.previous_expires_at) : null,
     status: keyStatus(row, at),
     rate_limit: { limit: tierRules[row.tier].limit, window_seconds: RATE_WINDOW_SECONDS },
+    anomaly: row.anomaly_at
+      ? { ...(row.anomaly as KeyAnomaly), detected_at: row.anomaly_at.toISOString() }
+      : null,
   };
 }

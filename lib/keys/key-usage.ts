@@ -10,6 +10,8 @@ const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
 export const USAGE_WINDOWS = (24 * 3600) / RATE_WINDOW_SECONDS;
 /** A window above this many times the trailing 24-hour mean is an anomaly. */
 export const SPIKE_FACTOR = 5;
+/** A window with fewer requests is never a spike: one call to a key idle for hours is not an anomaly. */
+export const SPIKE_MIN_REQUESTS = 20;
 /** `last_used_*` are written at most this often per key and instance: never a write per request. */
 export const LAST_USED_INTERVAL_MS = 60_000;
 
@@ -41,14 +43,22 @@ export async function usageWindows(
   });
 }
 
-/** The current window is a spike when it is above SPIKE_FACTOR × the mean of the 96 windows before it. */
+/**
+ * The current window is a spike when it is above SPIKE_FACTOR × the mean of the 96 windows before it
+ * and holds at least SPIKE_MIN_REQUESTS.
+ */
 export function isSpike(windows: readonly UsageWindow[], current: number): boolean {
   const total = windows.reduce((sum, w) => sum + w.requests, 0) - current;
   const mean = total / Math.max(1, windows.length - 1);
-  return mean > 0 && current > SPIKE_FACTOR * mean;
+  return mean > 0 && current >= SPIKE_MIN_REQUESTS && current > SPIKE_FACTOR * mean;
 }
 
 const SYSTEM: Actor = { type: 'system', id: null, ip: null, requestId: null };
+
+/** An anomaly as stored on the key (`api_keys.anomaly`) and as its audit event's metadata. */
+export type KeyAnomaly =
+  | { readonly kind: 'new_address'; readonly ip: string | null }
+  | { readonly kind: 'spike'; readonly window_start: string; readonly requests: number };
 
 export interface KeyUse {
   readonly keyId: string;
@@ -63,7 +73,8 @@ export interface KeyUse {
 /**
  * Off the request path (the pipeline hands `note`'s work to app.defer): `last_used_at`/`last_used_ip`,
  * debounced per key in this instance, and the anomalies — a first use from a new address, and a window
- * above 5× the trailing mean — as audit events of the key's tenant. A spike is reported once per window.
+ * above 5× the trailing mean — as audit events of the key's tenant and, the latest one, on the key
+ * itself (`anomaly`, `anomaly_at`). A spike is reported once per window.
  */
 export class KeyUseRecorder {
   readonly #written = new Map<string, number>();
@@ -85,6 +96,11 @@ export class KeyUseRecorder {
     const spike =
       windows !== null && this.#spikes.get(use.keyId) !== windowStart && isSpike(windows, current);
     if (spike) this.#spikes.set(use.keyId, windowStart);
+    const anomalies: KeyAnomaly[] = [];
+    if (spike)
+      anomalies.push({ kind: 'spike', window_start: new Date(windowStart).toISOString(), requests: current });
+    // Last, so that when one use raises both the key shows the new address (the security signal).
+    if (use.newAddress) anomalies.push({ kind: 'new_address', ip: use.ip });
     await deps.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('api_keys')
@@ -92,33 +108,28 @@ export class KeyUseRecorder {
         .where('id', '=', use.keyId)
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', use.at)]))
         .execute();
-      const target = { type: 'api_key', id: use.keyId };
-      if (use.newAddress) {
+      const latest = anomalies.at(-1);
+      if (!latest) return;
+      for (const anomaly of anomalies) {
         await recordAudit(
           trx,
           SYSTEM,
           {
             tenantId: use.tenantId,
             action: 'api_key.anomaly',
-            target,
-            metadata: { kind: 'new_address', ip: use.ip },
+            target: { type: 'api_key', id: use.keyId },
+            metadata: anomaly,
           },
           use.at,
         );
       }
-      if (spike) {
-        await recordAudit(
-          trx,
-          SYSTEM,
-          {
-            tenantId: use.tenantId,
-            action: 'api_key.anomaly',
-            target,
-            metadata: { kind: 'spike', window_start: new Date(windowStart).toISOString(), requests: current },
-          },
-          use.at,
-        );
-      }
+      // The key shows its latest anomaly; one found later by another instance is not overwritten.
+      await trx
+        .updateTable('api_keys')
+        .set({ anomaly: JSON.stringify(latest) as never, anomaly_at: use.at })
+        .where('id', '=', use.keyId)
+        .where((eb) => eb.or([eb('anomaly_at', 'is', null), eb('anomaly_at', '<=', use.at)]))
+        .execute();
     });
   }
 }

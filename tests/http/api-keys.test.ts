@@ -36,6 +36,7 @@ forEachBackend(
       assert.deepEqual(key.created_by, { type: 'user', id: t.ownerId });
       assert.equal(key.status, 'active');
       assert.equal(key.revoked_at, null);
+      assert.equal(key.anomaly, null);
       assert.deepEqual(key.rate_limit, { limit: 1000, window_seconds: 900 });
       const days = (Date.parse(key.expires_at) - Date.parse(key.created_at)) / (24 * HOUR);
       assert.equal(days, 365);

@@ -260,9 +260,78 @@ forEachBackend(
       const anomalies = audit.body.data.filter((e: { action: string }) => e.action === 'api_key.anomaly');
       assert.equal(anomalies.length, 1, 'the second address is new; the first use is not an anomaly');
       assert.equal(anomalies[0].metadata.kind, 'new_address');
+      // The same write flags the key itself: its latest anomaly, seen by its tenant, in the list too.
+      const flag = { kind: 'new_address', ip: '198.51.100.8', detected_at: anomalies[0].created_at };
+      const own = await call(ctx.app, 'GET', `/v1/api-keys/${issued.id}`, { headers: t.owner });
+      assert.equal(own.status, 200, own.text);
+      assert.deepEqual(own.body.anomaly, flag);
+      const listed = await call(ctx.app, 'GET', '/v1/api-keys', { headers: t.owner });
+      assert.deepEqual(listed.body.data.find((k: { id: string }) => k.id === issued.id)?.anomaly, flag);
+      // Another tenant's owner cannot see the key, nor its flag.
+      const stranger = await keyTenant(ctx.app);
+      for (const path of [`/v1/api-keys/${issued.id}`, `/v1/api-keys/${issued.id}/usage`]) {
+        const other = await call(ctx.app, 'GET', path, { headers: stranger.owner });
+        assert.equal(other.status, 404, other.text);
+        assert.ok(!other.text.includes('198.51.100.8'));
+      }
+      const theirs = await call(ctx.app, 'GET', '/v1/api-keys', { headers: stranger.owner });
+      assert.equal(theirs.status, 200, theirs.text);
+      assert.ok(!theirs.body.data.some((k: { id: string }) => k.id === issued.id));
     });
 
-    it('a window above 5× the trailing mean is a spike', async () => {
+    it('a spike flags the key (once per window); a newer anomaly replaces the flag', async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId, { tier: 'public' });
+      const use = (ip = '198.51.100.20') =>
+        call(ctx.app, 'GET', '/v1/whoami', { headers: withKey(issued.key), ip });
+      // Read as the admin: the clock moves past the owner's access token.
+      const key = async () => {
+        const res = await call(ctx.app, 'GET', `/v1/api-keys/${issued.id}`, { headers: asAdmin });
+        assert.equal(res.status, 200, res.text);
+        return res.body;
+      };
+      assert.equal((await use()).status, 200);
+      await ctx.app.settle();
+      assert.equal((await key()).anomaly, null, 'a first use with no history is no anomaly');
+      // Just into the next window: one request against a trailing mean of 1/95 is no spike (too few).
+      const windowMs = 15 * 60_000;
+      clock.advance(windowMs - (clock.now().getTime() % windowMs) + 1_000);
+      assert.equal((await use()).status, 200);
+      await ctx.app.settle();
+      assert.equal((await key()).anomaly, null, 'one request in a window is never a spike');
+      // 20 more in the window: found with the next last-use write (a minute later), a spike.
+      for (let i = 0; i < 20; i++) assert.equal((await use()).status, 200);
+      clock.advance(61_000);
+      assert.equal((await use()).status, 200);
+      await ctx.app.settle();
+      const spiked = await key();
+      assert.equal(spiked.anomaly?.kind, 'spike', JSON.stringify(spiked.anomaly));
+      assert.equal(spiked.anomaly.requests, 22);
+      assert.equal(Date.parse(spiked.anomaly.window_start) % (15 * 60_000), 0);
+      assert.ok(Date.parse(spiked.anomaly.detected_at) >= Date.parse(spiked.anomaly.window_start));
+      const audit = await call(ctx.app, 'GET', `/v1/tenants/${t.tenantId}/audit-events?limit=50`, {
+        headers: asAdmin,
+      });
+      const events = audit.body.data.filter((e: { action: string }) => e.action === 'api_key.anomaly');
+      assert.deepEqual(
+        events.map((e: { metadata: unknown }) => e.metadata),
+        [{ kind: 'spike', window_start: spiked.anomaly.window_start, requests: 22 }],
+      );
+      assert.deepEqual(events[0].target, { type: 'api_key', id: issued.id });
+      // A use from a new address a minute later: the flag is now the newer anomaly.
+      clock.advance(61_000);
+      assert.equal((await use('198.51.100.21')).status, 200);
+      await ctx.app.settle();
+      const moved = await key();
+      assert.equal(moved.anomaly.kind, 'new_address');
+      assert.equal(moved.anomaly.ip, '198.51.100.21');
+      assert.ok(Date.parse(moved.anomaly.detected_at) > Date.parse(spiked.anomaly.detected_at));
+      const stranger = await keyTenant(ctx.app);
+      const other = await call(ctx.app, 'GET', `/v1/api-keys/${issued.id}`, { headers: stranger.owner });
+      assert.equal(other.status, 404, other.text);
+    });
+
+    it('a window above 5× the trailing mean, with at least 20 requests, is a spike', async () => {
       const { isSpike } = await import('../../lib/keys/key-usage.js');
       const windows = (counts: number[]) => counts.map((requests) => ({ start: '', requests, limited: 0 }));
       const quiet = Array.from({ length: 95 }, () => 10);
@@ -273,6 +342,9 @@ forEachBackend(
         false,
         'no history, no spike',
       );
+      const idle = [1, ...Array.from({ length: 94 }, () => 0)];
+      assert.equal(isSpike(windows([...idle, 19]), 19), false, 'too few requests to be a spike');
+      assert.equal(isSpike(windows([...idle, 20]), 20), true);
     });
 
     it('300 concurrent requests on a 100-limit key let exactly 100 through, across two instances too', async () => {
