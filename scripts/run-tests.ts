@@ -16,7 +16,7 @@ interface TestSummary {
   readonly failed: number;
   readonly skipped: number;
   readonly todo: number;
-  readonly failures: readonly string[];
+  readonly failures: readonly { readonly name: string; readonly error: string }[];
   readonly skips: Record<string, readonly string[]>;
 }
 
@@ -75,7 +75,10 @@ if (summary) {
   }
   if (summary.failures.length > 0) {
     console.log(`failed: ${summary.failures.length}`);
-    for (const name of summary.failures) console.log(`  ✗ ${name}`);
+    for (const { name, error } of summary.failures) {
+      console.log(`  ✗ ${name}`);
+      console.log(error.replace(/^/gm, '      '));
+    }
   }
   const todo = summary.todo > 0 ? `, ${summary.todo} todo` : '';
   console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped${todo}`);

@@ -1,16 +1,17 @@
 /**
  * A node:test reporter that collects what a reader of the run needs at its end: counts of passed,
  * failed and skipped tests (a suite skipped as a whole, e.g. for want of Postgres/Redis, counts as
- * one skipped, with its reason), and the full names of failures. It writes one JSON document to its
- * destination; scripts/run-tests.ts prints it after node's own output.
+ * one skipped, with its reason), and the full names of failures with the first lines of their errors
+ * (CI keeps only the tail of a run's output, so the reason must be in the summary). It writes one JSON
+ * document to its destination; scripts/run-tests.ts prints it after node's own output.
  */
 /**
  * @param {AsyncIterable<{ type: string, data: { name: string, nesting: number, file?: string,
  *   skip?: string | boolean, todo?: string | boolean,
- *   details?: { type?: 'suite' | 'test', error?: { failureType?: string } } } }>} source
+ *   details?: { type?: 'suite' | 'test', error?: { failureType?: string, message?: string, cause?: unknown } } } }>} source
  */
 export default async function* summaryReporter(source) {
-  /** @type {{ passed: number, failed: number, skipped: number, todo: number, failures: string[], skips: Record<string, string[]> }} */
+  /** @type {{ passed: number, failed: number, skipped: number, todo: number, failures: { name: string, error: string }[], skips: Record<string, string[]> }} */
   const summary = { passed: 0, failed: 0, skipped: 0, todo: 0, failures: [], skips: {} };
   // The names of the enclosing suites by nesting level. Node reports one file's events in order, so
   // one stack serves all files. (`data.file` names where a test was declared — tests/support/harness.ts
@@ -38,10 +39,18 @@ export default async function* summaryReporter(source) {
       // A suite fails when a test in it failed (already counted); only count its own failures (a hook, a throw).
       if (suite && data.details?.error?.failureType === 'subtestsFailed') continue;
       summary.failed += 1;
-      summary.failures.push(path(data));
+      summary.failures.push({ name: path(data), error: firstLines(data.details?.error) });
     } else if (!suite) {
       summary.passed += 1;
     }
   }
   yield `${JSON.stringify(summary)}\n`;
+}
+
+/** The first lines of a failure's error: node wraps a test's own error in `cause`. */
+function firstLines(error) {
+  const cause = error?.cause;
+  const text =
+    cause instanceof Error ? (cause.stack ?? cause.message) : String(cause ?? error?.message ?? 'failed');
+  return text.split('\n').slice(0, 12).join('\n');
 }

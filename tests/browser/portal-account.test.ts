@@ -313,7 +313,7 @@ describe('developer portal: sessions, team and audit', { skip: missing ?? false 
     await page.getByRole('button', { name: 'Send reset link' }).click();
     await page.getByRole('status').waitFor();
     let link: string | undefined;
-    for (let i = 0; i < 100 && !link; i++) {
+    for (let i = 0; i < 300 && !link; i++) {
       const mail = smtp.to(tenant.owner.email).at(-1);
       link = mail
         ? new RegExp(`${server.origin}/reset-password#token=[A-Za-z0-9_-]+`).exec(mail.text)?.[0]

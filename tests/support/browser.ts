@@ -5,7 +5,7 @@
  * the same vercel.json routing and headers, the portal built by the dev server at start.
  *
  * Every page is watched: a console error (a CSP violation is one), an uncaught exception, a failed
- * request or any 5xx fails the test, and so does any 4xx response the test did not announce with
+ * request (other than one the browser aborted on navigating away) or any 5xx fails the test, and so does any 4xx response the test did not announce with
  * `expectStatus` (Chromium logs each one as a console error too; only those are forgiven).
  */
 import assert from 'node:assert/strict';
@@ -139,6 +139,10 @@ export function guard(page: Page): PageGuard {
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
   page.on('request', (request) => urls.push(request.url()));
   page.on('requestfailed', (request) => {
+    // ERR_ABORTED is the browser cancelling a request itself, as it does to whatever is still in
+    // flight when the test navigates away (the keys list, its /usage calls); a server that fails a
+    // request shows as ERR_EMPTY_RESPONSE, ERR_CONNECTION_RESET or a 5xx, which still count.
+    if (request.failure()?.errorText === 'net::ERR_ABORTED') return;
     problems.push(`request failed: ${request.method()} ${request.url()} (${request.failure()?.errorText})`);
   });
   page.on('response', (response) => {
