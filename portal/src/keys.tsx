@@ -4,7 +4,7 @@ import { KEY_LIMITS, type Scope, type Tier } from '../../lib/vocabulary.js';
 import { call, type Me } from './api.js';
 import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { canChangeKeyOfTier, canManageKeys, creatableTiers, scopesFor } from './permissions.js';
-import type { ApiKey, Page, Usage } from './types.js';
+import type { ApiKey, Page } from './types.js';
 import { BusyButton, Dialog, ErrorBox, Field, fieldErrors, formatDate, useAction } from './ui.js';
 
 export const maskedKey = (key: ApiKey) => `${key.prefix}…${key.last4}`;
@@ -25,7 +25,6 @@ type Open =
 export function KeysPage({ me }: { me: Me }) {
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [lastIps, setLastIps] = useState<Record<string, string | null>>({});
   const [open, setOpen] = useState<Open>(null);
   const { busy, error, run } = useAction();
   const manage = canManageKeys(me.user.role);
@@ -37,16 +36,6 @@ export function KeysPage({ me }: { me: Me }) {
       const page = await call<Page<ApiKey>>('GET', `/v1/api-keys?${query}`);
       setKeys((before) => (after && before ? [...before, ...page.data] : page.data));
       setCursor(page.next_cursor);
-      // The key object says when a key was last used; its usage says from where.
-      const used = page.data.filter((key) => key.last_used_at);
-      const usages = await Promise.all(
-        used.map((key) => call<Usage>('GET', `/v1/api-keys/${key.id}/usage`).catch(() => null)),
-      );
-      setLastIps((before) => {
-        const next = { ...before };
-        for (const usage of usages) if (usage) next[usage.key_id] = usage.last_used_ip;
-        return next;
-      });
     });
   };
   useEffect(() => {
@@ -120,7 +109,7 @@ export function KeysPage({ me }: { me: Me }) {
                     {key.last_used_at ? (
                       <>
                         {formatDate(key.last_used_at)}
-                        {lastIps[key.id] ? <small class="hint"> from {lastIps[key.id]}</small> : null}
+                        {key.last_used_ip ? <small class="hint"> from {key.last_used_ip}</small> : null}
                       </>
                     ) : (
                       'never'

@@ -12,6 +12,7 @@ export interface ApiKey {
   readonly created_at: string;
   readonly expires_at: string | null;
   readonly last_used_at: string | null;
+  readonly last_used_ip: string | null;
   readonly revoked_at: string | null;
   readonly previous_secret_expires_at: string | null;
   readonly status: KeyStatus;

@@ -247,9 +247,15 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
       if (usage.body.last_used_ip) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    const seen = watch.urls.length;
     await page.reload(); // the session survives a reload in the same tab (refresh token in sessionStorage)
     const row = page.locator(`tr[data-key-id="${erpId}"]`);
     await row.getByText('from 127.0.0.1').waitFor();
+    assert.deepEqual(
+      watch.urls.slice(seen).filter((url) => url.includes('/usage')),
+      [],
+      'the list shows where a key was last used from the key object alone',
+    );
     await page.screenshot({ path: `${screenshots}keys-list.png` });
 
     await row.getByRole('link', { name: 'Usage of ERP production' }).click();

@@ -254,6 +254,12 @@ forEachBackend(
       assert.equal(Date.parse(current.start) % (15 * 60_000), 0, 'windows start at :00/:15/:30/:45');
       assert.equal(usage.body.last_used_ip, '198.51.100.8');
       assert.ok(usage.body.last_used_at);
+      const key = await call(ctx.app, 'GET', `/v1/api-keys/${issued.id}`, { headers: asAdmin });
+      assert.deepEqual(
+        { last_used_at: key.body.last_used_at, last_used_ip: key.body.last_used_ip },
+        { last_used_at: usage.body.last_used_at, last_used_ip: '198.51.100.8' },
+        'the key object tells when and from where it was last used',
+      );
       const audit = await call(ctx.app, 'GET', `/v1/tenants/${t.tenantId}/audit-events?limit=50`, {
         headers: asAdmin,
       });
