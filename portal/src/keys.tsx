@@ -1,11 +1,20 @@
 /** API keys: the list, and the create, edit, rotate and revoke dialogs (docs/API.md "API keys"). */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { KEY_LIMITS, type Scope, type Tier } from '../../lib/vocabulary.js';
 import { call, type Me } from './api.js';
 import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { canChangeKeyOfTier, canManageKeys, creatableTiers, scopesFor } from './permissions.js';
-import type { ApiKey, Page } from './types.js';
-import { BusyButton, Dialog, ErrorBox, Field, fieldErrors, formatDate, useAction } from './ui.js';
+import type { ApiKey } from './types.js';
+import {
+  BusyButton,
+  Dialog,
+  ErrorBox,
+  Field,
+  fieldErrors,
+  formatDate,
+  useAction,
+  usePagedList,
+} from './ui.js';
 
 export const maskedKey = (key: ApiKey) => `${key.prefix}…${key.last4}`;
 
@@ -23,27 +32,12 @@ type Open =
   | null;
 
 export function KeysPage({ me }: { me: Me }) {
-  const [keys, setKeys] = useState<ApiKey[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const { items: keys, hasMore, more, reload, busy, error } = usePagedList<ApiKey>('/v1/api-keys', 20);
   const [open, setOpen] = useState<Open>(null);
-  const { busy, error, run } = useAction();
   const manage = canManageKeys(me.user.role);
-
-  const load = async (after: string | null) => {
-    await run(async () => {
-      const query = new URLSearchParams({ limit: '20' });
-      if (after) query.set('cursor', after);
-      const page = await call<Page<ApiKey>>('GET', `/v1/api-keys?${query}`);
-      setKeys((before) => (after && before ? [...before, ...page.data] : page.data));
-      setCursor(page.next_cursor);
-    });
-  };
-  useEffect(() => {
-    load(null);
-  }, []);
   const close = (changed: boolean) => {
     setOpen(null);
-    if (changed) load(null);
+    if (changed) reload();
   };
 
   return (
@@ -153,14 +147,14 @@ export function KeysPage({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {cursor ? (
+      {hasMore ? (
         <BusyButton
           type="button"
           kind="secondary"
           busy={busy}
           label="Load more keys"
           busyLabel="Loading…"
-          onClick={() => load(cursor)}
+          onClick={more}
         />
       ) : null}
       {open?.kind === 'create' ? <CreateKeyDialog me={me} onClose={close} /> : null}

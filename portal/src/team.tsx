@@ -1,41 +1,36 @@
 /** Team (owners and admins): members, add with a role (temporary password shown once), change role, remove. */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { ROLES, type Role } from '../../lib/vocabulary.js';
 import { call, type Me } from './api.js';
 import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { assignableRoles } from './permissions.js';
-import type { Member, Page } from './types.js';
-import { BusyButton, Dialog, ErrorBox, Field, fieldErrors, formatDate, useAction } from './ui.js';
+import type { Member } from './types.js';
+import {
+  BusyButton,
+  Dialog,
+  ErrorBox,
+  Field,
+  fieldErrors,
+  formatDate,
+  useAction,
+  usePagedList,
+} from './ui.js';
 
 export function TeamPage({ me }: { me: Me }) {
   const base = `/v1/tenants/${me.tenant.id}/team-members`;
-  const [members, setMembers] = useState<Member[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const { items: members, hasMore, more, reload, busy, error } = usePagedList<Member>(base, 50);
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<Member | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const { busy, error, run } = useAction();
   const saving = useAction();
   const roles = assignableRoles(me.user.role);
-
-  const load = (after: string | null) =>
-    run(async () => {
-      const query = new URLSearchParams({ limit: '50' });
-      if (after) query.set('cursor', after);
-      const page = await call<Page<Member>>('GET', `${base}?${query}`);
-      setMembers((before) => (after && before ? [...before, ...page.data] : page.data));
-      setCursor(page.next_cursor);
-    });
-  useEffect(() => {
-    load(null);
-  }, []);
 
   const changeRole = async (member: Member, role: Role) => {
     setNotice(null);
     const saved = await saving.run(() => call<Member>('PATCH', `${base}/${member.id}`, { role }));
     if (saved) {
       setNotice(`${saved.name} is now ${saved.role === 'admin' ? 'an' : 'a'} ${saved.role}.`);
-      await load(null);
+      await reload();
     }
   };
 
@@ -130,14 +125,14 @@ export function TeamPage({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {cursor ? (
+      {hasMore ? (
         <BusyButton
           type="button"
           kind="secondary"
           busy={busy}
           label="Load more members"
           busyLabel="Loading…"
-          onClick={() => load(cursor)}
+          onClick={more}
         />
       ) : null}
       {adding ? (
@@ -146,7 +141,7 @@ export function TeamPage({ me }: { me: Me }) {
           roles={roles}
           onClose={(changed) => {
             setAdding(false);
-            if (changed) load(null);
+            if (changed) reload();
           }}
         />
       ) : null}
@@ -158,7 +153,7 @@ export function TeamPage({ me }: { me: Me }) {
             setRemoving(null);
             if (changed) {
               setNotice(`${removing.name} was removed from the team.`);
-              load(null);
+              reload();
             }
           }}
         />

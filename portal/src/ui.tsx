@@ -1,7 +1,8 @@
 /** Small building blocks shared by every page: errors, fields, busy buttons, dialogs, one-time secrets. */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.js';
+import { ApiError, call } from './api.js';
+import type { Page } from './types.js';
 
 /**
  * The message for an error the API answered (title, detail, and every field error that no field of the
@@ -191,6 +192,35 @@ export function useAction() {
     }
   };
   return { busy, error, setError, run };
+}
+
+/**
+ * A list the API pages forward with `next_cursor`: the first page on mount, `more()` appends the next,
+ * `reload()` starts again from the first. `busy` and `error` are the loading action's.
+ */
+export function usePagedList<T>(path: string, pageSize: number) {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const action = useAction();
+  const load = (after: string | null) =>
+    action.run(async () => {
+      const query = new URLSearchParams({ limit: String(pageSize) });
+      if (after) query.set('cursor', after);
+      const page = await call<Page<T>>('GET', `${path}?${query}`);
+      setItems((before) => (after && before ? [...before, ...page.data] : page.data));
+      setCursor(page.next_cursor);
+    });
+  useEffect(() => {
+    load(null);
+  }, [path]);
+  return {
+    items,
+    hasMore: cursor !== null,
+    more: () => load(cursor),
+    reload: () => load(null),
+    busy: action.busy,
+    error: action.error,
+  };
 }
 
 /** Field errors of `error` for `field`, when it is an API error. */

@@ -407,4 +407,30 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
     phoneWatch.check();
     await phone.close();
   });
+
+  it('pages the key list: 20 at a time, "Load more keys" appends the next page', async () => {
+    const listed = await server.api('GET', '/v1/api-keys?limit=100', {
+      headers: { authorization: `Bearer ${ownerToken}` },
+    });
+    const total = 21 + 5;
+    for (let i = listed.body.data.length; i < total; i++) {
+      const made = await server.api('POST', '/v1/api-keys', {
+        headers: { authorization: `Bearer ${ownerToken}` },
+        json: { name: `Batch ${i}`, tier: 'public', scopes: ['invoices'] },
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+    }
+    await page.goto(`${server.origin}/portal/#/keys`);
+    await page.reload();
+    const rows = page.locator('tr[data-key-id]');
+    await rows.nth(19).waitFor();
+    assert.equal(await rows.count(), 20);
+    await page.getByRole('button', { name: 'Load more keys' }).click();
+    await rows.nth(total - 1).waitFor();
+    assert.equal(await rows.count(), total);
+    const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-key-id')));
+    assert.equal(new Set(ids).size, total, 'no key twice');
+    assert.equal(await page.getByRole('button', { name: 'Load more keys' }).count(), 0, 'the last page');
+    watch.check();
+  });
 });
