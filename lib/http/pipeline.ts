@@ -26,6 +26,7 @@ import { type Endpoint, type HandlerContext, Reply } from './endpoint.js';
 import { problemFromError, problemResponse } from './problem.js';
 import { rateLimitHeaders, secondsUntilReset } from './rate-limit-headers.js';
 import type { Router } from './router.js';
+import { TextResponse } from './text-response.js';
 import { zodFieldErrors } from './validation.js';
 
 /**
@@ -473,8 +474,8 @@ function render(endpoint: Endpoint, result: unknown, base: Record<string, string
     : { ...base, 'content-type': 'application/json; charset=utf-8' };
   // Lower-cased, so a handler's `Cache-Control` replaces ours instead of joining it.
   for (const [name, value] of Object.entries(reply.headers)) headers[name.toLowerCase()] = value;
-  const body = empty || head ? null : JSON.stringify(reply.body);
-  return new Response(body, { status: reply.status, headers });
+  if (empty || head) return new Response(null, { status: reply.status, headers });
+  return new TextResponse(JSON.stringify(reply.body), { status: reply.status, headers });
 }
 
 function errorResponse(
