@@ -19,7 +19,6 @@ import {
   functionExports,
   platformNotFound,
   staticResponse,
-  withRouteHeaders,
 } from './vercel-local.js';
 
 const envFiles = loadEnvFiles();
@@ -91,6 +90,7 @@ if (app.database.kind !== 'pglite') await migrate(app.database);
 
 const router = createVercelRouter();
 const { bareProblem, refuseMethod } = await import('../lib/http/pipeline.js');
+const { takeText } = await import('../lib/http/text-response.js');
 
 type FunctionModule = import('../lib/http/mount.js').Mounted;
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
@@ -111,22 +111,33 @@ function functionModule(file: string): Promise<FunctionModule> {
   return loaded;
 }
 
-/** What Vercel (and, where Vercel answers before our code, our pipeline) would answer. */
-async function answer(req: IncomingMessage): Promise<Response> {
+/**
+ * What Vercel (and, where Vercel answers before our code, our pipeline) would answer, and the headers
+ * vercel.json adds to it (a header the response sets itself wins, as on Vercel). They are added when
+ * the response is written, to a plain object: a has + set per header on the Response's Headers cost
+ * more than the rest of the writing.
+ */
+interface Answer {
+  readonly response: Response;
+  readonly routeHeaders: Readonly<Record<string, string>>;
+}
+
+async function answer(req: IncomingMessage): Promise<Answer> {
   const method = req.method ?? 'GET';
   // Only origin-form targets (`/path`) name a resource here; CONNECT's `host:port` and the like do not.
-  if (!req.url?.startsWith('/')) return bareProblem('invalid_request');
+  if (!req.url?.startsWith('/')) return { response: bareProblem('invalid_request'), routeHeaders: {} };
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `localhost:${port}`}`);
   const resolution = router.resolve(url);
   if (resolution.kind === 'static')
-    return withRouteHeaders(staticResponse(resolution.file, method), resolution.headers);
-  if (resolution.kind === 'none') return withRouteHeaders(platformNotFound(), resolution.headers);
+    return { response: staticResponse(resolution.file, method), routeHeaders: resolution.headers };
+  if (resolution.kind === 'none') return { response: platformNotFound(), routeHeaders: resolution.headers };
   const module = await functionModule(resolution.file);
   const handler = FUNCTION_METHODS.has(method) ? module[method as Method] : undefined;
   // TRACE, CONNECT, PROPFIND …: handled before `new Request`, which refuses some of them outright.
   if (!handler || FETCH_FORBIDDEN_METHODS.has(method)) {
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin : null;
-    return withRouteHeaders(refuseMethod(app, module.router, resolution.url, origin), resolution.headers);
+    const response = refuseMethod(app, module.router, resolution.url, origin);
+    return { response, routeHeaders: resolution.headers };
   }
   // A plain object (Node's names are lower-case already): the Request fills its Headers once from it.
   const headers: Record<string, string> = {};
@@ -138,32 +149,38 @@ async function answer(req: IncomingMessage): Promise<Response> {
   headers['x-forwarded-for'] = ip;
   headers['x-real-ip'] = ip;
   const hasBody = method !== 'GET' && method !== 'HEAD';
-  const request = new Request(resolution.url, {
+  const request = new Request(resolution.url.href, {
     method,
     headers,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
   } as RequestInit);
-  return withRouteHeaders(await handler(request), resolution.headers);
+  return { response: await handler(request), routeHeaders: resolution.headers };
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const response = await answer(req);
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
-  const body = await bodyOf(response);
+  const { response, routeHeaders } = await answer(req);
+  const headers = headersOf(response, routeHeaders);
+  // The pipeline's answers carry their body as one string (lib/http/text-response.ts): written as is,
+  // with the head in one write, and no stream built or read.
+  const body = takeText(response) ?? (await streamedBody(response));
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   // The whole body is known: say its length rather than send it chunked.
-  if (body.length > 0 && !('content-length' in headers)) headers['content-length'] = String(body.length);
+  if (length > 0 && !('content-length' in headers)) headers['content-length'] = String(length);
   res.writeHead(response.status, headers);
   res.end(body);
+}
+
+/** A response's body as bytes (a string the pipeline built, or read off the stream). */
+async function bodyOf(response: Response): Promise<Buffer> {
+  const text = takeText(response);
+  return text === null ? streamedBody(response) : Buffer.from(text);
 }
 
 /**
  * A response's body, read straight off its stream: `Response.arrayBuffer()` goes through the Fetch
  * spec's full-read machinery, which cost ~10× more per response than the reads themselves.
  */
-async function bodyOf(response: Response): Promise<Buffer> {
+async function streamedBody(response: Response): Promise<Buffer> {
   if (!response.body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   const reader = response.body.getReader();
@@ -175,11 +192,25 @@ async function bodyOf(response: Response): Promise<Buffer> {
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
+/** The response's headers, then vercel.json's where the response sets none of that name. */
+function headersOf(
+  response: Response,
+  routeHeaders: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  for (const name in routeHeaders) if (!(name in headers)) headers[name] = routeHeaders[name] as string;
+  return headers;
+}
+
 /** Writes a whole response straight to a socket (a request Node's parser refused has no ServerResponse). */
-async function writeRaw(socket: Duplex, response: Response): Promise<void> {
+async function writeRaw(socket: Duplex, { response, routeHeaders }: Answer): Promise<void> {
   const body = await bodyOf(response);
   const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`];
-  for (const [name, value] of response.headers) head.push(`${name}: ${value}`);
+  for (const [name, value] of Object.entries(headersOf(response, routeHeaders)))
+    head.push(`${name}: ${value}`);
   head.push(`content-length: ${body.length}`, 'connection: close', '', '');
   socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), body]));
 }
@@ -194,7 +225,7 @@ const server = createServer((req, res) => {
 // CONNECT never reaches the request handler: Node hands over the raw socket. Answer it like TRACE.
 server.on('connect', (req: IncomingMessage, socket: Duplex) => {
   answer(req)
-    .then((response) => writeRaw(socket, response))
+    .then((answered) => writeRaw(socket, answered))
     .catch((error: unknown) => {
       app.log.error('dev server error', { error });
       socket.destroy();
@@ -208,7 +239,9 @@ server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     socket.destroy();
     return;
   }
-  writeRaw(socket, bareProblem('invalid_request')).catch(() => socket.destroy());
+  writeRaw(socket, { response: bareProblem('invalid_request'), routeHeaders: {} }).catch(() =>
+    socket.destroy(),
+  );
 });
 // HOST=127.0.0.1 keeps it off other interfaces (the load benchmark sets it); by default, every one.
 const onListening = () => {

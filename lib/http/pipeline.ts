@@ -26,6 +26,7 @@ import { type Endpoint, type HandlerContext, Reply } from './endpoint.js';
 import { problemFromError, problemResponse } from './problem.js';
 import { rateLimitHeaders, secondsUntilReset } from './rate-limit-headers.js';
 import type { Router } from './router.js';
+import { TextResponse } from './text-response.js';
 import { zodFieldErrors } from './validation.js';
 
 /**
@@ -62,8 +63,11 @@ class LimitTracker {
     if (!this.tightest || result.remaining < this.tightest.result.remaining)
       this.tightest = { policy, result };
   }
-  headers(nowMs: number): Record<string, string> {
-    return this.tightest ? rateLimitHeaders(this.tightest.policy, this.tightest.result, nowMs) : {};
+  /** Adds the tightest outcome's headers to `headers` (none when no limit was counted). */
+  addHeaders(headers: Record<string, string>, nowMs: number): Record<string, string> {
+    return this.tightest
+      ? Object.assign(headers, rateLimitHeaders(this.tightest.policy, this.tightest.result, nowMs))
+      : headers;
   }
 }
 
@@ -98,11 +102,12 @@ export async function handleRequest(app: App, router: Router, request: Request):
   const started = app.now().getTime();
   const limits = new LimitTracker();
   const origin = request.headers.get('origin');
-  const headers = () => ({
-    ...baseHeaders(requestId),
-    ...corsHeaders(origin, app.config.corsOrigins),
-    ...limits.headers(app.now().getTime()),
-  });
+  // A new object each time, built in place (the answer's headers are filled from it once).
+  const headers = (): Record<string, string> => {
+    const all = baseHeaders(requestId);
+    if (origin !== null) Object.assign(all, corsHeaders(origin, app.config.corsOrigins));
+    return limits.addHeaders(all, app.now().getTime());
+  };
   const ip = clientIp(request.headers);
   let caller: Caller = ANONYMOUS;
   let url: URL;
@@ -465,16 +470,20 @@ function allowedMethods(router: Router, pathname: string): string[] {
  * The handler's answer with every header at once (one Headers fill, not a get and a set per header
  * afterwards): the pipeline's own headers, then the handler's, which win where both set one.
  */
-function render(endpoint: Endpoint, result: unknown, base: Record<string, string>, head: boolean): Response {
+function render(
+  endpoint: Endpoint,
+  result: unknown,
+  headers: Record<string, string>,
+  head: boolean,
+): Response {
   const reply = result instanceof Reply ? result : new Reply(endpoint.response.status, result);
   const empty = reply.status === 204 || reply.body === undefined;
-  const headers: Record<string, string> = empty
-    ? { ...base }
-    : { ...base, 'content-type': 'application/json; charset=utf-8' };
+  // `headers` is this answer's own (made by handleRequest for it): filled in place.
+  if (!empty) headers['content-type'] = 'application/json; charset=utf-8';
   // Lower-cased, so a handler's `Cache-Control` replaces ours instead of joining it.
   for (const [name, value] of Object.entries(reply.headers)) headers[name.toLowerCase()] = value;
-  const body = empty || head ? null : JSON.stringify(reply.body);
-  return new Response(body, { status: reply.status, headers });
+  if (empty || head) return new Response(null, { status: reply.status, headers });
+  return new TextResponse(JSON.stringify(reply.body), { status: reply.status, headers });
 }
 
 function errorResponse(

@@ -1,4 +1,5 @@
 import { AppError, type ErrorCode, errorCatalog, type FieldError } from '../errors.js';
+import { TextResponse } from './text-response.js';
 
 export const PROBLEM_TYPE_BASE = '/docs/errors#';
 
@@ -22,7 +23,7 @@ export function problemResponse(init: ProblemInit): Response {
     request_id: init.requestId,
     ...(init.errors && init.errors.length > 0 ? { errors: init.errors } : {}),
   };
-  return new Response(JSON.stringify(body), {
+  return new TextResponse(JSON.stringify(body), {
     status: entry.status,
     headers: { 'content-type': 'application/problem+json', ...challengeFor(init.code), ...init.headers },
   });

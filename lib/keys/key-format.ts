@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { API_KEY, secretShapes, type Tier, tierOfCode, tierRules } from '../vocabulary.js';
 
@@ -70,5 +70,6 @@ export function parseApiKey(secret: string): ParsedKey | null {
  * the lookup must find the row by the hash alone.
  */
 export function hashApiKey(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  // One-shot (Node ≥ 20.12): a third of createHash's CPU, which builds a Hash object per call.
+  return hash('sha256', secret, 'hex');
 }

@@ -49,7 +49,12 @@ const QUIET_AFTER_FAILURE_MS = 1_000;
 
 const windowNumber = (at: number) => Math.floor(windowStart(at, RATE_WINDOW_SECONDS) / WINDOW_MS);
 
-/** Counts the request, notes the address and reads both versions, atomically, as one command. */
+/**
+ * Counts the request, notes the address and reads both versions, atomically, as one command. The
+ * answer is three integers (the two versions, INCR counters, and 1 for a new address): @upstash/redis
+ * tries `JSON.parse` on every reply value and falls back on a throw, so a reply such as "3:0" cost an
+ * exception per request.
+ */
 const TOUCH_SCRIPT = `
 redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 redis.call('EXPIRE', KEYS[3], ARGV[2])
@@ -57,9 +62,9 @@ local known = redis.call('SCARD', KEYS[4])
 local added = 0
 if known < tonumber(ARGV[4]) then added = redis.call('SADD', KEYS[4], ARGV[3]) end
 redis.call('EXPIRE', KEYS[4], ARGV[5])
-local versions = (redis.call('GET', KEYS[1]) or '0') .. ':' .. (redis.call('GET', KEYS[2]) or '0')
-if added == 1 and known > 0 then return versions .. ':new' end
-return versions
+local fresh = 0
+if added == 1 and known > 0 then fresh = 1 end
+return { tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'), fresh }
 `;
 
 export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: number): KeySignals {
@@ -85,7 +90,7 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
     touch(hash, keyId, at, address) {
       // Called synchronously (no await first) so that it joins the limiter call's pipeline.
       return within(() =>
-        redis.eval<string[], string>(
+        redis.eval<string[], [number, number, number]>(
           TOUCH_SCRIPT,
           [hashKey(hash), tenantsKey, usageKey(keyId), `${prefix}:ips:${keySafe(keyId)}`],
           [
@@ -166,8 +171,7 @@ function windowsBetween(entries: Iterable<[number, number]>, from: number, to: n
 }
 
 function touched(reply: unknown): Touched {
-  const text = String(reply);
-  return text.endsWith(':new')
-    ? { versions: text.slice(0, -':new'.length), newAddress: true }
-    : { versions: text, newAddress: false };
+  const [own, tenants, fresh] = reply as [number, number, number];
+  // The same form as read()'s: `<key's version>:<tenants' epoch>`.
+  return { versions: `${own}:${tenants}`, newAddress: fresh === 1 };
 }

@@ -8,12 +8,30 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { type App, createApp } from '../../lib/app.js';
+import { handleRequest } from '../../lib/http/pipeline.js';
+import { takeText } from '../../lib/http/text-response.js';
+import { createVercelRouter, functionExports } from '../../scripts/vercel-local.js';
 import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
 import { logIn, ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 import { bridgeRequests } from '../support/upstash-bridge.js';
+
+/** Counts the calls of JSON.parse that throw, from now until restore(). */
+function countJsonParseFailures(): { count(): number; restore(): void } {
+  const parse = JSON.parse;
+  let failures = 0;
+  JSON.parse = (...args: Parameters<typeof JSON.parse>) => {
+    try {
+      return parse(...args);
+    } catch (error) {
+      failures++;
+      throw error;
+    }
+  };
+  return { count: () => failures, restore: () => (JSON.parse = parse) };
+}
 
 const clock = testClock();
 const HOUR = 3600_000;
@@ -45,7 +63,7 @@ forEachBackend(
       return other;
     }
 
-    it('a warm key-authenticated request: 0 Postgres queries, exactly 1 Redis round trip', async () => {
+    it('a warm key-authenticated request: 0 Postgres queries, exactly 1 Redis round trip', async (test) => {
       const t = await keyTenant(ctx.app);
       const issued = await adminKey(ctx.app, t.tenantId);
       const counted = counting(ctx.app);
@@ -60,6 +78,8 @@ forEachBackend(
       // Cold: the signal read before the lookup, the limit with the signal, and (after the response)
       // the usage read of the anomaly check.
       assert.equal(trips.count(), services ? 3 : 0);
+      const parseFailures = countJsonParseFailures();
+      test.after(() => parseFailures.restore());
       for (let i = 1; i <= 5; i++) {
         const before = { queries: counted.queries(), trips: trips.count(), limits: counted.limiterCalls() };
         const warm = await call(counted.app, 'GET', '/v1/whoami', { headers: withKey(issued.key) });
@@ -70,6 +90,35 @@ forEachBackend(
         assert.equal(trips.count() - before.trips, services ? 1 : 0, 'warm: one Redis round trip');
         assert.equal(counted.limiterCalls() - before.limits, 1, 'one limiter call');
       }
+      // @upstash/redis tries JSON.parse on every reply value: a reply that is not JSON costs a throw.
+      assert.equal(parseFailures.count(), 0, 'no reply value that JSON.parse refuses');
+    });
+
+    it("a warm request's answer carries its body as one string: nothing builds a stream to send it", async () => {
+      const t = await keyTenant(ctx.app);
+      const issued = await adminKey(ctx.app, t.tenantId);
+      const resolution = createVercelRouter().resolve(new URL('https://heir.test/v1/whoami'));
+      assert.equal(resolution.kind, 'function');
+      const { router } = await functionExports(resolution.kind === 'function' ? resolution.file : '');
+      const whoami = () =>
+        handleRequest(
+          ctx.app,
+          router,
+          new Request(resolution.kind === 'function' ? resolution.url : '', {
+            headers: { ...withKey(issued.key), 'x-forwarded-for': '203.0.113.10' },
+          }),
+        );
+      await whoami(); // cold
+      const warm = await whoami();
+      assert.equal(warm.status, 200);
+      // What the local server writes (scripts/dev.ts): the string itself, no stream built or read.
+      const text = takeText(warm);
+      assert.equal(JSON.parse(text ?? 'null').key_id, issued.id);
+      assert.equal(warm.bodyUsed, true, 'taken: read once, like any body');
+      // A problem too (here: no credentials).
+      const refused = await handleRequest(ctx.app, router, new Request(resolution.url));
+      assert.equal(refused.status, 401);
+      assert.equal(JSON.parse(takeText(refused) ?? 'null').code, 'missing_credentials');
     });
 
     it('a JWT request makes one Postgres read for its login: /v1/auth/me answers from it', async () => {
