@@ -5,7 +5,8 @@
  * node_modules. A cold start reads a few files instead of ~600 modules (docs/decisions/0031).
  *
  * - The entry of each bundle is `mountFunction(file)` (lib/functions.ts), as the dev server and the
- *   tests run it on the sources.
+ *   tests run it on the sources; it imports only the function's own endpoint families (lib/api/…),
+ *   which land in a chunk of their own (docs/decisions/0034).
  * - Code loaded with `import()` (the drivers of each mode, nodemailer, the OpenAPI builder, bcrypt)
  *   goes into chunks of its own (`splitting`), still read only when first needed.
  * - PGlite and its Kysely dialect stay outside (embedded mode only; production refuses it), and
@@ -80,7 +81,7 @@ export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBu
             namespace: 'function',
           }));
           builder.onLoad({ filter: /.*/, namespace: 'function' }, (args) => ({
-            contents: `import { mountFunction } from './lib/functions.js';\nexport const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mountFunction(${JSON.stringify(args.path)});\n`,
+            contents: `import { mountFunction } from './lib/functions.js';\nexport const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = await mountFunction(${JSON.stringify(args.path)});\n`,
             loader: 'ts',
             resolveDir: projectRoot,
           }));
@@ -93,12 +94,21 @@ export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBu
   return files.map((file) => describeBundle(result.metafile, outdir, file));
 }
 
-/** The entry of a function's bundle and everything it imports statically. */
+/**
+ * The entry of a function's bundle and everything it imports statically, with the module listing the
+ * function's families (lib/api/…, named like the file under api/), which the entry imports at its top
+ * level through the manifest (lib/endpoints.ts).
+ */
 function describeBundle(metafile: Metafile, outdir: string, file: string): FunctionBundle {
   const entry = join(outdir, `${bundleName(file)}.mjs`);
   const key = (path: string) => relative(projectRoot, path).split('\\').join('/');
+  const familiesModule = `lib/${file.replace(/\.js$/, '.ts')}`;
+  const families = Object.keys(metafile.outputs).find(
+    (output) => metafile.outputs[output]?.entryPoint === familiesModule,
+  );
+  if (!families) throw new Error(`${file}: no chunk of ${familiesModule} in the build`);
   const seen = new Set<string>();
-  const pending = [key(entry)];
+  const pending = [key(entry), families];
   while (pending.length > 0) {
     const output = pending.pop() as string;
     if (seen.has(output)) continue;

@@ -50,7 +50,7 @@ export const healthEndpoint = defineEndpoint({
 });
 
 /** The OpenAPI document of every endpoint `registry` lists (handed in: the registry lists this one too). */
-export function openApiEndpoint(registry: () => readonly Endpoint[]) {
+export function openApiEndpoint(registry: () => Promise<readonly Endpoint[]>) {
   return defineEndpoint({
     method: 'GET',
     path: '/api/openapi.json',
@@ -59,10 +59,11 @@ export function openApiEndpoint(registry: () => readonly Endpoint[]) {
     auth: 'none',
     response: { status: 200, description: 'The OpenAPI document' },
     // The deployment's own URL (APP_URL, derived per environment on Vercel): SDKs call where they read.
-    // zod-openapi is loaded on the first request for the document, not at every function's cold start.
+    // zod-openapi, and every family the document lists, are loaded on the first request for the
+    // document, not at the function's cold start (the registry imports them: lib/endpoints.ts).
     handler: async (ctx) => {
       const { buildOpenApiDocument } = await import('../http/openapi.js');
-      return buildOpenApiDocument(registry(), ctx.app.config.appUrl);
+      return buildOpenApiDocument(await registry(), ctx.app.config.appUrl);
     },
   });
 }
@@ -84,6 +85,6 @@ export const jwksEndpoint = defineEndpoint({
 });
 
 /** Health, the OpenAPI document of `registry`, and the JWKS. */
-export function metaEndpoints(registry: () => readonly Endpoint[]): Endpoint[] {
+export function metaEndpoints(registry: () => Promise<readonly Endpoint[]>): Endpoint[] {
   return [healthEndpoint, openApiEndpoint(registry), jwksEndpoint];
 }
