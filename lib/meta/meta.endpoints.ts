@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import * as z from 'zod';
 import { defineEndpoint, type Endpoint, Reply } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 
 /**
  * A probe must answer even when a dependency hangs: a check that has not answered by then counts as
@@ -19,13 +20,15 @@ function checkWithin(check: () => Promise<boolean>): Promise<'ok' | 'down'> {
     .finally(() => clearTimeout(timer));
 }
 
-const healthSchema = z
-  .object({
-    status: z.enum(['ok', 'degraded']),
-    db: z.enum(['ok', 'down']),
-    ratelimit: z.enum(['ok', 'down']),
-  })
-  .meta({ id: 'Health' });
+const healthSchema = lazy(() =>
+  z
+    .object({
+      status: z.enum(['ok', 'degraded']),
+      db: z.enum(['ok', 'down']),
+      ratelimit: z.enum(['ok', 'down']),
+    })
+    .meta({ id: 'Health' }),
+);
 
 export const healthEndpoint = defineEndpoint({
   method: 'GET',
@@ -36,7 +39,7 @@ export const healthEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'Both dependencies answer (503 with the same body when one does not)',
-    schema: healthSchema,
+    schema: () => healthSchema(),
   },
   errors: [503],
   handler: async (ctx) => {
@@ -77,7 +80,7 @@ export const jwksEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A JWK set',
-    schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
+    schema: () => z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
   },
   // Public, and cacheable for a few minutes: a new key is published well before it signs.
   handler: async (ctx) =>

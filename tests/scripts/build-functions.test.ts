@@ -81,6 +81,8 @@ describe('npm run build:functions', () => {
         /node_modules\/zod\/v4\/locales\/(?!en\.js)/.test(input),
       );
       assert.deepEqual(locales, [], `${bundle.file} bundles zod's locales`);
+      // Migrations run in the build and in embedded mode, never in a deployed function's request.
+      assert.ok(!bundle.inputs.includes('lib/db/migrate.ts'), `${bundle.file} loads the migrator at import`);
       assert.ok(packages.has('kysely') && packages.has('zod'), `${bundle.file} bundles its dependencies`);
     }
   });
