@@ -4,9 +4,10 @@
  * re-exports; Vercel then packs that file, the bundle and what the bundle still loads from
  * node_modules. A cold start reads a few files instead of ~600 modules (docs/decisions/0031).
  *
- * - The entry of each bundle is `mountFunction(file)` (lib/functions.ts), as the dev server and the
- *   tests run it on the sources; it imports only the function's own endpoint families (lib/api/…),
- *   which land in a chunk of their own (docs/decisions/0034).
+ * - The entry of each bundle mounts the function's own families (lib/api/…, `familiesModule`), the
+ *   ones `mountFunction` (lib/functions.ts) mounts through the manifest when the dev server and the
+ *   tests run the sources; it never imports the manifest, so it loads no other function's families
+ *   (docs/decisions/0034).
  * - Code loaded with `import()` (the drivers of each mode, nodemailer, the OpenAPI builder, bcrypt)
  *   goes into chunks of its own (`splitting`), still read only when first needed.
  * - PGlite and its Kysely dialect stay outside (embedded mode only; production refuses it), and
@@ -48,6 +49,15 @@ export interface FunctionBundle {
   readonly inputs: readonly string[];
 }
 
+/**
+ * The module listing a function's endpoint families, named like its file under api/: `api/v1/core.js`
+ * → `lib/api/v1/core.ts`. A bundle's entry mounts these families, as `mountFunction` (lib/functions.ts)
+ * does on the sources through the manifest, so the bundle imports no other function's families.
+ */
+export function familiesModule(file: string): string {
+  return `lib/${file.replace(/\.(ts|js|mjs)$/, '')}.ts`;
+}
+
 /** Bundles every function into `outdir` (emptied first); returns what each bundle loads at import. */
 export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBundle[]> {
   rmSync(outdir, { recursive: true, force: true });
@@ -81,7 +91,11 @@ export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBu
             namespace: 'function',
           }));
           builder.onLoad({ filter: /.*/, namespace: 'function' }, (args) => ({
-            contents: `import { mountFunction } from './lib/functions.js';\nexport const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = await mountFunction(${JSON.stringify(args.path)});\n`,
+            contents: [
+              "import { mount } from './lib/http/mount.js';",
+              `import { families } from './${familiesModule(args.path)}';`,
+              'export const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mount(families.flat());',
+            ].join('\n'),
             loader: 'ts',
             resolveDir: projectRoot,
           }));
@@ -94,21 +108,12 @@ export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBu
   return files.map((file) => describeBundle(result.metafile, outdir, file));
 }
 
-/**
- * The entry of a function's bundle and everything it imports statically, with the module listing the
- * function's families (lib/api/…, named like the file under api/), which the entry imports at its top
- * level through the manifest (lib/endpoints.ts).
- */
+/** The entry of a function's bundle and everything it imports statically. */
 function describeBundle(metafile: Metafile, outdir: string, file: string): FunctionBundle {
   const entry = join(outdir, `${bundleName(file)}.mjs`);
   const key = (path: string) => relative(projectRoot, path).split('\\').join('/');
-  const familiesModule = `lib/${file.replace(/\.js$/, '.ts')}`;
-  const families = Object.keys(metafile.outputs).find(
-    (output) => metafile.outputs[output]?.entryPoint === familiesModule,
-  );
-  if (!families) throw new Error(`${file}: no chunk of ${familiesModule} in the build`);
   const seen = new Set<string>();
-  const pending = [key(entry), families];
+  const pending = [key(entry)];
   while (pending.length > 0) {
     const output = pending.pop() as string;
     if (seen.has(output)) continue;

@@ -160,7 +160,7 @@ function localTarget(resolution: Resolution): string {
 
 const local = createVercelRouter();
 let pathsChecked = 0;
-for (const endpoint of await allEndpoints()) {
+for (const endpoint of allEndpoints()) {
   for (const path of urlsFor(endpoint.path)) {
     pathsChecked++;
     const what = `${endpoint.method} ${path}`;
@@ -266,7 +266,7 @@ console.log(
   `check:vercel: ${functions.length} functions (max ${MAX_FUNCTIONS}): ${functions.map((f) => f.slice(1)).join(', ')}`,
 );
 console.log(
-  `check:vercel: ${pathsChecked} paths of ${(await allEndpoints()).length} endpoints reach the same function in built and local routing`,
+  `check:vercel: ${pathsChecked} paths of ${allEndpoints().length} endpoints reach the same function in built and local routing`,
 );
 console.log(
   `check:vercel: ${UNKNOWN.length} unknown /v1 and /api paths answer the 404 problem from a function`,

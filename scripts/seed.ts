@@ -29,11 +29,10 @@ try {
   const config = loadConfig({ ADMIN_KEY: `seed_${randomBytes(24).toString('base64url')}`, ...process.env });
   const adminKey = config.adminKeys[0] as string;
   const app = await createApp({ ...config, logLevel: 'warn' }, { migrate: true });
-  const { router } = await mountFunction('api/v1/core.js');
   const post = (path: string, body: unknown) =>
     handleRequest(
       app,
-      router,
+      mountFunction('api/v1/core.js').router,
       new Request(new URL(path, config.appUrl), {
         method: 'POST',
         headers: {

@@ -63,7 +63,7 @@ export function openApiEndpoint(registry: () => Promise<readonly Endpoint[]>) {
     response: { status: 200, description: 'The OpenAPI document' },
     // The deployment's own URL (APP_URL, derived per environment on Vercel): SDKs call where they read.
     // zod-openapi, and every family the document lists, are loaded on the first request for the
-    // document, not at the function's cold start (the registry imports them: lib/endpoints.ts).
+    // document, not at the function's cold start (the registry imports them: lib/api/meta.ts).
     handler: async (ctx) => {
       const { buildOpenApiDocument } = await import('../http/openapi.js');
       return buildOpenApiDocument(await registry(), ctx.app.config.appUrl);

@@ -17,9 +17,9 @@ it('mounting every function builds no named schema; reading the endpoints builds
     import { allEndpoints } from './lib/endpoints.js';
     import { mountFunction } from './lib/functions.js';
     const named = () => Object.keys(z.toJSONSchema(z.globalRegistry, { unrepresentable: 'any' }).schemas).sort();
-    for (const file of ${JSON.stringify(Object.keys(functionManifest))}) await mountFunction(file);
+    for (const file of ${JSON.stringify(Object.keys(functionManifest))}) mountFunction(file);
     const mounted = named();
-    for (const endpoint of await allEndpoints()) [endpoint.body, endpoint.query, endpoint.params, endpoint.response.schema];
+    for (const endpoint of allEndpoints()) [endpoint.body, endpoint.query, endpoint.params, endpoint.response.schema];
     console.log(JSON.stringify({ mounted, read: named() }));
   `;
   const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {

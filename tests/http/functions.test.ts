@@ -37,9 +37,8 @@ describe('function manifest', () => {
     const seen = new Map<string, string>();
     for (const file of files) {
       const { router } = await functionExports(join(projectRoot, file));
-      const endpoints = await endpointsOf(file);
-      assert.deepEqual(router.endpoints.map(name).sort(), endpoints.map(name).sort(), file);
-      for (const endpoint of endpoints) {
+      assert.deepEqual(router.endpoints.map(name).sort(), endpointsOf(file).map(name).sort(), file);
+      for (const endpoint of endpointsOf(file)) {
         assert.ok(
           !seen.has(name(endpoint)),
           `${name(endpoint)} is mounted by ${seen.get(name(endpoint))} and ${file}`,
@@ -52,13 +51,13 @@ describe('function manifest', () => {
         );
       }
     }
-    assert.equal(seen.size, (await allEndpoints()).length);
+    assert.equal(seen.size, allEndpoints().length);
   });
 
   it('every declared path, in every form, routes through vercel.json to the function that mounts it', async () => {
     for (const file of files) {
       const { router } = await functionExports(join(projectRoot, file));
-      for (const endpoint of await endpointsOf(file)) {
+      for (const endpoint of endpointsOf(file)) {
         for (const url of urlsFor(endpoint.path)) {
           const resolved = vercel.resolve(new URL(url, 'https://heir.test'));
           assert.equal(resolved.kind, 'function', `${endpoint.method} ${url} reaches no function`);

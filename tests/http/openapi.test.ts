@@ -18,7 +18,7 @@ forEachBackend('OpenAPI document', (ctx) => {
 
   it('documents every endpoint with its method, security and the schemas that validate requests', async () => {
     const { body: doc } = await call(ctx.app, 'GET', '/api/openapi.json');
-    for (const endpoint of await allEndpoints()) {
+    for (const endpoint of allEndpoints()) {
       const operation = doc.paths[endpoint.path]?.[endpoint.method.toLowerCase()];
       assert.ok(operation, `${endpoint.method} ${endpoint.path} is missing`);
       assert.ok(
@@ -42,7 +42,7 @@ forEachBackend('OpenAPI document', (ctx) => {
   it('names every operation (a unique, camelCase operationId) and the server it is served from', async () => {
     const { body: doc } = await call(ctx.app, 'GET', '/api/openapi.json');
     const ids: string[] = [];
-    for (const endpoint of await allEndpoints()) {
+    for (const endpoint of allEndpoints()) {
       const id = doc.paths[endpoint.path][endpoint.method.toLowerCase()].operationId;
       assert.match(id, /^[a-z][A-Za-z0-9]*$/, `${endpoint.method} ${endpoint.path}`);
       ids.push(id);

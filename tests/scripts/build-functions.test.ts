@@ -20,6 +20,7 @@ import {
   EMBEDDED_ONLY,
   FUNCTIONS_DIR,
   type FunctionBundle,
+  familiesModule,
   METAFILE,
 } from '../../scripts/build-functions.js';
 import { projectRoot } from '../../scripts/vercel-local.js';
@@ -95,8 +96,9 @@ describe('npm run build:functions', () => {
     const metafile = JSON.parse(readFileSync(join(outdir, METAFILE), 'utf8')) as Metafile;
     const byFile = new Map(bundles.map((bundle) => [bundle.file, endpointModules(bundle.inputs)]));
     for (const bundle of bundles) {
-      const familiesModule = `lib/${bundle.file.replace(/\.js$/, '.ts')}`;
-      const own = (metafile.inputs[familiesModule]?.imports ?? []).map((imported) => imported.path);
+      const own = (metafile.inputs[familiesModule(bundle.file)]?.imports ?? []).map(
+        (imported) => imported.path,
+      );
       assert.deepEqual(byFile.get(bundle.file), endpointModules(own), bundle.file);
     }
     assert.deepEqual(byFile.get('api/meta.js'), ['lib/meta/meta.endpoints.ts']);

@@ -51,7 +51,7 @@ forEachBackend('crafted list cursors', (ctx) => {
       tier: 'partner',
       scopes: [...tierRules.partner.scopes],
     });
-    const lists = (await allEndpoints()).filter(
+    const lists = allEndpoints().filter(
       (endpoint) => endpoint.method === 'GET' && endpoint.query === pageQuery(),
     );
     assert.ok(lists.length >= 3, lists.map((endpoint) => endpoint.path).join(', '));

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §9's shared security suite, derived from `(await allEndpoints())`: every endpoint whose `auth` is not
+ * DESIGN.md §9's shared security suite, derived from `allEndpoints()`: every endpoint whose `auth` is not
  * 'none' gets every row below that its declaration makes applicable, so a new protected endpoint is covered
  * the moment it is declared, and a new public one must be added to PUBLIC_ENDPOINTS on purpose.
  *
@@ -50,7 +50,7 @@ const PUBLIC_ENDPOINTS = [
 ].sort();
 
 const name = (endpoint: Endpoint) => `${endpoint.method} ${endpoint.path}`;
-const protectedEndpoints = (await allEndpoints()).filter(
+const protectedEndpoints = allEndpoints().filter(
   (endpoint): endpoint is Endpoint & { auth: Protected } => endpoint.auth !== 'none',
 );
 
@@ -71,8 +71,8 @@ const AUTH_REFUSALS = new Set([
 ]);
 
 describe('the endpoint registry', () => {
-  it('declares exactly the expected public endpoints; every other one is protected', async () => {
-    const open = (await allEndpoints())
+  it('declares exactly the expected public endpoints; every other one is protected', () => {
+    const open = allEndpoints()
       .filter((endpoint) => endpoint.auth === 'none')
       .map(name)
       .sort();

@@ -24,8 +24,8 @@ const lines: string[] = [];
 const PORTAL = 'https://portal.heir.test';
 
 /** Every endpoint's path with random ids; POST, PUT and PATCH get an empty JSON body. */
-async function everyEndpoint() {
-  return (await allEndpoints()).map((endpoint) => ({
+function everyEndpoint() {
+  return allEndpoints().map((endpoint) => ({
     endpoint,
     path: endpoint.path.replace(/\{\w+\}/g, () => randomUUID()),
     json: ['POST', 'PUT', 'PATCH'].includes(endpoint.method) ? {} : undefined,
@@ -195,7 +195,7 @@ forEachBackend(
     it('every answer of every endpoint carries cache-control: no-store and nosniff (JWKS: public, cacheable)', async () => {
       const { session, tenantId } = await ownerSession(ctx.app);
       const credentials = [{}, asAdmin, session.auth];
-      for (const { endpoint, path, json } of await everyEndpoint()) {
+      for (const { endpoint, path, json } of everyEndpoint()) {
         for (const headers of credentials) {
           // Logout would end the session the next endpoints use; its answers are checked last, below.
           if (endpoint.path === '/v1/auth/logout' && headers === session.auth) continue;
