@@ -26,7 +26,7 @@ export const listAuditEventsEndpoint = defineEndpoint({
   tags: ['Tenants'],
   auth: { admin: true, person: { roles: ['owner', 'admin'] } },
   params: () => z.object({ tenantId: z.uuid() }),
-  query: () => pageQuery(),
+  query: pageQuery,
   response: {
     status: 200,
     description: 'A page of audit events',

@@ -27,12 +27,12 @@ function loginEndpoint(path: string, summary: string) {
     summary,
     tags,
     auth: 'none',
-    body: () => loginBody(),
+    body: loginBody,
     rateLimit: { byIp: policies.loginByIp },
     response: {
       status: 200,
       description: 'An access token and a refresh token',
-      schema: () => tokenPairSchema(),
+      schema: tokenPairSchema,
     },
     errors: [401, 403],
     handler: (ctx, { body }) => logIn(ctx.app, ctx, ctx.actor, clientOf(ctx), body),
@@ -102,12 +102,12 @@ export const refreshEndpoint = defineEndpoint({
   summary: 'Exchange a refresh token, or the current access token (once), for a new pair of the same login',
   tags,
   auth: 'none',
-  body: () => refreshBody(),
+  body: refreshBody,
   rateLimit: { byIp: policies.refreshByIp },
   response: {
     status: 200,
     description: 'A new access token and refresh token',
-    schema: () => tokenPairSchema(),
+    schema: tokenPairSchema,
   },
   errors: [401, 403],
   handler: async (ctx, { body }) => {
@@ -166,7 +166,7 @@ export const forgotPasswordEndpoint = defineEndpoint({
     byIp: policies.forgotPasswordByIp,
     byBody: { policy: policies.forgotPasswordByEmail, key: (body) => emailKey(body.email) },
   },
-  response: { status: 202, description: 'Accepted', schema: () => messageSchema() },
+  response: { status: 202, description: 'Accepted', schema: messageSchema },
   handler: async (ctx, { body }) => {
     // The work happens after the answer, so its timing says nothing about the account's existence.
     ctx.app.defer(sendPasswordReset(ctx.app, ctx.actor, body.email));
@@ -202,7 +202,7 @@ export const resetPasswordEndpoint = defineEndpoint({
   auth: 'none',
   body: () => z.object({ token: z.string().min(1).max(200), password: newPasswordSchema() }),
   rateLimit: { byIp: policies.passwordResetByIp },
-  response: { status: 200, description: 'The password was changed', schema: () => messageSchema() },
+  response: { status: 200, description: 'The password was changed', schema: messageSchema },
   handler: async (ctx, { body }) => {
     await resetPassword(ctx.app, ctx.actor, body.token, body.password);
     return { message: 'Your password has been changed. Log in with the new one.' };
@@ -222,7 +222,7 @@ export const setPasswordEndpoint = defineEndpoint({
       new_password: newPasswordSchema(),
     }),
   rateLimit: { byIp: policies.loginByIp },
-  response: { status: 200, description: 'Tokens, as for a login', schema: () => tokenPairSchema() },
+  response: { status: 200, description: 'Tokens, as for a login', schema: tokenPairSchema },
   errors: [401, 403],
   handler: (ctx, { body }) =>
     setInitialPassword(ctx.app, ctx, ctx.actor, clientOf(ctx), {

@@ -62,8 +62,8 @@ export const createKeyEndpoint = defineEndpoint({
   tags,
   auth: managers,
   tenant: 'caller',
-  body: () => createKeyBody(),
-  response: { status: 201, description: 'The new key, with `key`', schema: () => keyWithSecretSchema() },
+  body: createKeyBody,
+  response: { status: 201, description: 'The new key, with `key`', schema: keyWithSecretSchema },
   errors: [409],
   handler: async (ctx, { body }) => issueKey(ctx, body),
 });
@@ -75,7 +75,7 @@ export const listKeysEndpoint = defineEndpoint({
   tags,
   auth: readers,
   tenant: 'caller',
-  query: () => listKeysQuery(),
+  query: listKeysQuery,
   response: { status: 200, description: 'A page of keys', schema: () => pageSchema(keySchema()) },
   handler: async (ctx, { query }) => {
     // An admin may name any tenant: one that does not exist is a 404, not an empty page.
@@ -93,8 +93,8 @@ export const getKeyEndpoint = defineEndpoint({
   tags,
   auth: readers,
   tenant: ownedKey,
-  params: () => keyParams(),
-  response: { status: 200, description: 'The key', schema: () => keySchema() },
+  params: keyParams,
+  response: { status: 200, description: 'The key', schema: keySchema },
   handler: async (ctx, { params }) => {
     const row = await findApiKey(ctx.db, ctx.tenantId, params.id);
     if (!row) throw new NotFoundError();
@@ -110,9 +110,9 @@ function updateKeyEndpoint(method: 'PUT' | 'PATCH') {
     tags,
     auth: managers,
     tenant: ownedKey,
-    params: () => keyParams(),
-    body: () => updateKeyBody(),
-    response: { status: 200, description: 'The updated key', schema: () => keySchema() },
+    params: keyParams,
+    body: updateKeyBody,
+    response: { status: 200, description: 'The updated key', schema: keySchema },
     errors: [409],
     handler: async (ctx, { params, body }) => {
       const row = await changeKey(keyActor(ctx), ctx.tenantId, params.id, body);
@@ -128,8 +128,8 @@ export const revokeKeyEndpoint = defineEndpoint({
   tags,
   auth: managers,
   tenant: ownedKey,
-  params: () => keyParams(),
-  response: { status: 200, description: 'The revoked key', schema: () => keySchema() },
+  params: keyParams,
+  response: { status: 200, description: 'The revoked key', schema: keySchema },
   handler: async (ctx, { params }) =>
     toKeyView(await revokeKey(keyActor(ctx), ctx.tenantId, params.id), ctx.now()),
 });
@@ -141,9 +141,9 @@ export const rotateKeyEndpoint = defineEndpoint({
   tags,
   auth: managers,
   tenant: ownedKey,
-  params: () => keyParams(),
-  body: () => rotateKeyBody(),
-  response: { status: 200, description: 'The key with its new `key`', schema: () => keyWithSecretSchema() },
+  params: keyParams,
+  body: rotateKeyBody,
+  response: { status: 200, description: 'The key with its new `key`', schema: keyWithSecretSchema },
   errors: [409],
   handler: async (ctx, { params, body }) => {
     const { row, secret } = await rotateKey(keyActor(ctx), ctx.tenantId, params.id, body.grace_period_hours);
@@ -158,11 +158,11 @@ export const keyUsageEndpoint = defineEndpoint({
   tags,
   auth: readers,
   tenant: ownedKey,
-  params: () => keyParams(),
+  params: keyParams,
   response: {
     status: 200,
     description: 'The 96 windows of the last 24 hours, oldest first, and the last use',
-    schema: () => keyUsageSchema(),
+    schema: keyUsageSchema,
   },
   handler: async (ctx, { params }) => {
     const row = await findApiKey(ctx.db, ctx.tenantId, params.id);
@@ -182,11 +182,11 @@ export const verifyKeyEndpoint = defineEndpoint({
   summary: 'Verify an API key another backend received (refusals are data, not errors)',
   tags: ['Service'],
   auth: { admin: true },
-  body: () => verifyKeyBody(),
+  body: verifyKeyBody,
   response: {
     status: 200,
     description: 'Whether the key is valid, and why not',
-    schema: () => verifyKeyResponse(),
+    schema: verifyKeyResponse,
   },
   handler: async (ctx, { body }) => {
     // The same function the request pipeline uses; an allow-list admits no request without `ip`.
@@ -236,8 +236,8 @@ export const createTenantKeyEndpoint = defineEndpoint({
   auth: { admin: true },
   tenant: 'path',
   params: () => tenantKeyParams().pick({ tenantId: true }),
-  body: () => createTenantKeyBody(),
-  response: { status: 201, description: 'The new key, with `key`', schema: () => keyWithSecretSchema() },
+  body: createTenantKeyBody,
+  response: { status: 201, description: 'The new key, with `key`', schema: keyWithSecretSchema },
   errors: [409],
   handler: async (ctx, { body }) => issueKey(ctx, body),
 });
@@ -250,7 +250,7 @@ export const listTenantKeysEndpoint = defineEndpoint({
   auth: { admin: true },
   tenant: 'path',
   params: () => tenantKeyParams().pick({ tenantId: true }),
-  query: () => listTenantKeysQuery(),
+  query: listTenantKeysQuery,
   response: { status: 200, description: 'A page of keys', schema: () => pageSchema(keySchema()) },
   handler: async (ctx, { query }) => {
     if (!(await findTenantMaxTier(ctx.db, ctx.tenantId))) throw new NotFoundError();
@@ -267,8 +267,8 @@ export const revokeTenantKeyEndpoint = defineEndpoint({
   tags: tenantTags,
   auth: { admin: true },
   tenant: 'path',
-  params: () => tenantKeyParams(),
-  response: { status: 200, description: 'The revoked key', schema: () => keySchema() },
+  params: tenantKeyParams,
+  response: { status: 200, description: 'The revoked key', schema: keySchema },
   handler: async (ctx, { params }) =>
     toKeyView(await revokeKey(keyActor(ctx), ctx.tenantId, params.keyId), ctx.now()),
 });

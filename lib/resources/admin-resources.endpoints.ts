@@ -40,8 +40,8 @@ export const getEventRoutingEndpoint = defineEndpoint({
   tags: ['Event routing'],
   auth: admins,
   tenant: 'path',
-  params: () => tenantParams(),
-  response: { status: 200, description: 'The routes ([] until saved)', schema: () => routingSchema() },
+  params: tenantParams,
+  response: { status: 200, description: 'The routes ([] until saved)', schema: routingSchema },
   handler: async (ctx) => {
     const row = await findEventRouting(ctx.db, ctx.tenantId);
     return {
@@ -58,9 +58,9 @@ export const putEventRoutingEndpoint = defineEndpoint({
   tags: ['Event routing'],
   auth: admins,
   tenant: 'path',
-  params: () => tenantParams(),
+  params: tenantParams,
   body: () => z.strictObject({ routes: z.array(routeSchema()).max(50) }),
-  response: { status: 200, description: 'The saved routes', schema: () => routingSchema() },
+  response: { status: 200, description: 'The saved routes', schema: routingSchema },
   handler: async (ctx, { body }) => {
     const errors = [];
     for (const [index, route] of body.routes.entries()) {
@@ -121,9 +121,9 @@ export const createSandboxRunEndpoint = defineEndpoint({
   tags: ['Sandbox'],
   auth: admins,
   tenant: 'path',
-  params: () => tenantParams(),
+  params: tenantParams,
   body: () => z.strictObject({}),
-  response: { status: 201, description: 'The run with its named checks', schema: () => runSchema() },
+  response: { status: 201, description: 'The run with its named checks', schema: runSchema },
   handler: async (ctx) =>
     toRunView(
       await createSandboxRun(
@@ -140,8 +140,8 @@ export const listSandboxRunsEndpoint = defineEndpoint({
   tags: ['Sandbox'],
   auth: admins,
   tenant: 'path',
-  params: () => tenantParams(),
-  query: () => pageQuery(),
+  params: tenantParams,
+  query: pageQuery,
   response: { status: 200, description: 'A page of runs', schema: () => pageSchema(runSchema()) },
   handler: async (ctx, { query }) => {
     const page = await listSandboxRuns(ctx.db, ctx.tenantId, query);
@@ -180,8 +180,8 @@ export const getDictionaryEndpoint = defineEndpoint({
   tags: ['FIRS dictionary'],
   // Any valid credential: every person, every API key whatever its scopes, admins.
   auth: { admin: true, apiKey: { scopes: [] }, person: {} },
-  params: () => categoryParams(),
-  response: { status: 200, description: 'The category and its entries', schema: () => dictionarySchema() },
+  params: categoryParams,
+  response: { status: 200, description: 'The category and its entries', schema: dictionarySchema },
   handler: async (ctx, { params }) => {
     const row = await findDictionary(ctx.db, params.category);
     return {
@@ -200,7 +200,7 @@ export const putDictionaryEndpoint = defineEndpoint({
   summary: "Replace a FIRS code list's entries",
   tags: ['FIRS dictionary'],
   auth: admins,
-  params: () => categoryParams(),
+  params: categoryParams,
   body: () =>
     z.strictObject({
       entries: z
@@ -216,7 +216,7 @@ export const putDictionaryEndpoint = defineEndpoint({
           });
         }),
     }),
-  response: { status: 200, description: 'The saved category', schema: () => dictionarySchema() },
+  response: { status: 200, description: 'The saved category', schema: dictionarySchema },
   handler: async (ctx, { params, body }) => {
     const at = ctx.now();
     const row = await ctx.db.transaction().execute(async (trx) => {

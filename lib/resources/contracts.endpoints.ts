@@ -87,7 +87,7 @@ export const createContractEndpoint = defineEndpoint({
         .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a template slug: lowercase letters, digits, -'),
       parties: z.array(partySchema()).min(1).max(20),
     }),
-  response: { status: 201, description: 'The contract', schema: () => contractSchema() },
+  response: { status: 201, description: 'The contract', schema: contractSchema },
   handler: async (ctx, { body }) => {
     const { contract, vault } = await createContract(
       { db: ctx.db, actor: ctx.actor, tenantId: ctx.tenantId, at: ctx.now() },
@@ -104,7 +104,7 @@ export const listContractsEndpoint = defineEndpoint({
   tags: ['Contracts'],
   auth: contractKeys,
   tenant: 'caller',
-  query: () => pageQuery(),
+  query: pageQuery,
   response: { status: 200, description: 'A page of contracts', schema: () => pageSchema(contractSchema()) },
   handler: async (ctx, { query }) => {
     const page = await listContracts(ctx.db, ctx.tenantId, query);
@@ -127,8 +127,8 @@ export const getContractEndpoint = defineEndpoint({
   tags: ['Contracts'],
   auth: contractKeys,
   tenant: { ownerOf: 'id', lookup: findContractTenant },
-  params: () => idParams(),
-  response: { status: 200, description: 'The contract', schema: () => contractSchema() },
+  params: idParams,
+  response: { status: 200, description: 'The contract', schema: contractSchema },
   handler: async (ctx, { params }) => {
     const row = await findContract(ctx.db, ctx.tenantId, params.id);
     if (!row) throw new NotFoundError();
@@ -143,7 +143,7 @@ export const listVaultsEndpoint = defineEndpoint({
   tags: ['Vaults'],
   auth: vaultKeys,
   tenant: 'caller',
-  query: () => pageQuery(),
+  query: pageQuery,
   response: { status: 200, description: 'A page of vaults', schema: () => pageSchema(vaultSchema()) },
   handler: async (ctx, { query }) => {
     const page = await listVaults(ctx.db, ctx.tenantId, query);
@@ -158,8 +158,8 @@ export const getVaultEndpoint = defineEndpoint({
   tags: ['Vaults'],
   auth: vaultKeys,
   tenant: { ownerOf: 'id', lookup: findVaultTenant },
-  params: () => idParams(),
-  response: { status: 200, description: 'The vault', schema: () => vaultSchema() },
+  params: idParams,
+  response: { status: 200, description: 'The vault', schema: vaultSchema },
   handler: async (ctx, { params }) => {
     const row = await findVault(ctx.db, ctx.tenantId, params.id);
     if (!row) throw new NotFoundError();

@@ -83,7 +83,7 @@ export const createInvoiceEndpoint = defineEndpoint({
   tags,
   auth: invoiceKeys,
   tenant: 'caller',
-  body: () => invoiceBody(),
+  body: invoiceBody,
   response: {
     status: 202,
     description: 'Received; a retry with the same Idempotency-Key and body answers the same',
@@ -112,7 +112,7 @@ export const getInvoiceEndpoint = defineEndpoint({
   auth: invoiceKeys,
   tenant: { ownerOf: 'id', lookup: findInvoiceTenant },
   params: () => z.object({ id: z.uuid() }),
-  response: { status: 200, description: 'The invoice', schema: () => invoiceView() },
+  response: { status: 200, description: 'The invoice', schema: invoiceView },
   handler: async (ctx, { params }) => {
     const row = await findInvoice(ctx.db, ctx.tenantId, params.id);
     if (!row) throw new NotFoundError();

@@ -95,8 +95,8 @@ export const getBusinessSettingsEndpoint = defineEndpoint({
   tags,
   auth: readers,
   tenant: 'path',
-  params: () => tenantParams(),
-  response: { status: 200, description: 'Business settings', schema: () => businessSettingsView() },
+  params: tenantParams,
+  response: { status: 200, description: 'Business settings', schema: businessSettingsView },
   handler: async (ctx) => toBusinessView(ctx.tenantId, await findBusinessSettings(ctx.db, ctx.tenantId)),
 });
 
@@ -107,9 +107,9 @@ export const putBusinessSettingsEndpoint = defineEndpoint({
   tags,
   auth: writers,
   tenant: 'path',
-  params: () => tenantParams(),
-  body: () => businessSettingsBody(),
-  response: { status: 200, description: 'The saved settings', schema: () => businessSettingsView() },
+  params: tenantParams,
+  body: businessSettingsBody,
+  response: { status: 200, description: 'The saved settings', schema: businessSettingsView },
   handler: async (ctx, { body }) => {
     const row = await saveBusinessSettings(
       { db: ctx.db, actor: ctx.actor, tenantId: ctx.tenantId, at: ctx.now() },
@@ -164,7 +164,7 @@ export const putFirsCredentialsEndpoint = defineEndpoint({
   tags,
   auth: credentialHolders,
   tenant: 'path',
-  params: () => tenantParams(),
+  params: tenantParams,
   body: () =>
     z.strictObject({
       client_id: secret(200),
@@ -174,7 +174,7 @@ export const putFirsCredentialsEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'The saved credentials, masked',
-    schema: () => firsCredentialsSchema(),
+    schema: firsCredentialsSchema,
   },
   handler: async (ctx, { body }) => {
     await saveFirsCredentials(
@@ -193,8 +193,8 @@ export const getFirsCredentialsEndpoint = defineEndpoint({
   tags,
   auth: credentialHolders,
   tenant: 'path',
-  params: () => tenantParams(),
-  response: { status: 200, description: 'The credentials, masked', schema: () => firsCredentialsSchema() },
+  params: tenantParams,
+  response: { status: 200, description: 'The credentials, masked', schema: firsCredentialsSchema },
   handler: async (ctx) => firsCredentialsView(ctx.db, ctx.tenantId),
 });
 

@@ -59,7 +59,7 @@ export const listWebhooksEndpoint = defineEndpoint({
   tags,
   auth: webhookKeys,
   tenant: 'caller',
-  query: () => pageQuery(),
+  query: pageQuery,
   response: {
     status: 200,
     description: 'A page of subscriptions',

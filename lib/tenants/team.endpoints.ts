@@ -20,8 +20,8 @@ export const listMembersEndpoint = defineEndpoint({
   summary: "List the tenant's people",
   tags,
   auth: { apiKey: { scopes: ['team'] }, person: {} },
-  params: () => tenantParams(),
-  query: () => pageQuery(),
+  params: tenantParams,
+  query: pageQuery,
   response: {
     status: 200,
     description: 'A page of team members',
@@ -39,7 +39,7 @@ export const addMemberEndpoint = defineEndpoint({
   summary: 'Add a person with a temporary password (returned once)',
   tags,
   auth: managers,
-  params: () => tenantParams(),
+  params: tenantParams,
   body: () => z.strictObject({ email: emailSchema(), name: displayNameSchema(), role: roleSchema() }),
   // Successes and refusals (a 409 for an existing email included) count alike: see API.md §5.
   rateLimit: { byTenant: policies.teamInviteByTenant, byCaller: policies.teamInviteByCaller },
@@ -67,12 +67,12 @@ export const changeMemberEndpoint = defineEndpoint({
   summary: "Change a member's role or status (their sessions end)",
   tags,
   auth: managers,
-  params: () => memberParams(),
+  params: memberParams,
   body: () =>
     z
       .strictObject({ role: roleSchema().optional(), status: z.enum(['active', 'disabled']).optional() })
       .refine((body) => body.role !== undefined || body.status !== undefined, 'send role or status'),
-  response: { status: 200, description: 'The updated member', schema: () => memberSchema() },
+  response: { status: 200, description: 'The updated member', schema: memberSchema },
   errors: [409],
   handler: async (ctx, { params, body }) => {
     const member = await changeMember(ctx.app, ctx.caller, ctx.actor, params.tenantId, params.memberId, body);
@@ -86,7 +86,7 @@ export const removeMemberEndpoint = defineEndpoint({
   summary: 'Remove a member (their sessions end at once)',
   tags,
   auth: managers,
-  params: () => memberParams(),
+  params: memberParams,
   response: { status: 204, description: 'Removed' },
   errors: [409],
   handler: async (ctx, { params }) => {

@@ -16,7 +16,7 @@ export const createTenantEndpoint = defineEndpoint({
   summary: 'Create a tenant',
   tags,
   auth: { admin: true },
-  body: () => createTenantBody(),
+  body: createTenantBody,
   response: {
     status: 201,
     description: 'The new tenant and its owner, whose temporary password is shown only here',
@@ -70,7 +70,7 @@ export const listTenantsEndpoint = defineEndpoint({
   summary: 'List tenants, newest first',
   tags,
   auth: { admin: true },
-  query: () => pageQuery(),
+  query: pageQuery,
   response: {
     status: 200,
     description: 'A page of tenants',
@@ -88,8 +88,8 @@ export const getTenantEndpoint = defineEndpoint({
   summary: 'Get a tenant',
   tags,
   auth: { admin: true, apiKey: { scopes: [] }, person: {} },
-  params: () => tenantParams(),
-  response: { status: 200, description: 'The tenant', schema: () => tenantSchema() },
+  params: tenantParams,
+  response: { status: 200, description: 'The tenant', schema: tenantSchema },
   handler: async (ctx, { params }) => {
     const tenant = await findTenant(ctx.db, params.tenantId);
     if (!tenant) throw new NotFoundError();
@@ -103,9 +103,9 @@ export const updateTenantEndpoint = defineEndpoint({
   summary: "Change a tenant's name, status or maximum key tier",
   tags,
   auth: { admin: true },
-  params: () => tenantParams(),
-  body: () => updateTenantBody(),
-  response: { status: 200, description: 'The updated tenant', schema: () => tenantSchema() },
+  params: tenantParams,
+  body: updateTenantBody,
+  response: { status: 200, description: 'The updated tenant', schema: tenantSchema },
   handler: async (ctx, { params, body }) => {
     const tenant = await changeTenant(ctx.db, ctx.actor, params.tenantId, body, ctx.now());
     // After the commit: every instance re-verifies its cached keys once (lib/ratelimit/signals.ts).
