@@ -1,7 +1,6 @@
 import { type Config, loadConfig } from './config.js';
 import { createDataCipher, type DataCipher, ephemeralDataKey, parseDataKeys } from './crypto/data-cipher.js';
 import { type DatabaseHandle, type Db, openDatabase } from './db/database.js';
-import { migrate } from './db/migrate.js';
 import type { TokenSettings } from './identity/access-token.js';
 import { loadSigningKeys } from './identity/signing-keys.js';
 import { KeyCache } from './keys/key-cache.js';
@@ -62,7 +61,12 @@ function createStore(config: Config, log: Logger): { limiter: RateLimiter; signa
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const database = await openDatabase(config.database);
-  if (options.migrate ?? config.database.kind === 'pglite') await migrate(database);
+  if (options.migrate ?? config.database.kind === 'pglite') {
+    // Only the embedded database and the scripts migrate here; a deployment's build does it, so its
+    // functions never load Kysely's Migrator and the migrations folder's reader.
+    const { migrate } = await import('./db/migrate.js');
+    await migrate(database);
+  }
   const keys = await loadSigningKeys(config.jwt.privateKeys);
   if (config.dataEncryptionKeys.length === 0) {
     // lib/config.ts refuses this on Vercel; elsewhere secrets saved now are unreadable after a restart.

@@ -5,9 +5,10 @@ const mounted = new Map<FunctionFile, Mounted>();
 
 /**
  * A function's exports — one handler per HTTP method and its route table — mounted from the manifest
- * (lib/endpoints.ts). This is the entry of each function's bundle (scripts/build-functions.ts), which
- * the one-line file under api/ re-exports for Vercel; the dev server, the tests and the scripts call it
- * on the sources instead of importing that file. Mounted once per function and process.
+ * (lib/endpoints.ts), for the dev server, the tests and the scripts, which run the sources instead of
+ * the file under api/ (a re-export of the function's bundle). A bundle's entry mounts the same
+ * families from the function's own module of lib/api/ (scripts/build-functions.ts), so it never
+ * imports the manifest and every other function's families. Mounted once per function and process.
  */
 export function mountFunction(file: string): Mounted {
   if (!isFunctionFile(file)) throw new Error(`${file} is not a function of lib/endpoints.ts`);

@@ -4,8 +4,10 @@
  * re-exports; Vercel then packs that file, the bundle and what the bundle still loads from
  * node_modules. A cold start reads a few files instead of ~600 modules (docs/decisions/0031).
  *
- * - The entry of each bundle is `mountFunction(file)` (lib/functions.ts), as the dev server and the
- *   tests run it on the sources.
+ * - The entry of each bundle mounts the function's own families (lib/api/…, `familiesModule`), the
+ *   ones `mountFunction` (lib/functions.ts) mounts through the manifest when the dev server and the
+ *   tests run the sources; it never imports the manifest, so it loads no other function's families
+ *   (docs/decisions/0034).
  * - Code loaded with `import()` (the drivers of each mode, nodemailer, the OpenAPI builder, bcrypt)
  *   goes into chunks of its own (`splitting`), still read only when first needed.
  * - PGlite and its Kysely dialect stay outside (embedded mode only; production refuses it), and
@@ -47,13 +49,38 @@ export interface FunctionBundle {
   readonly inputs: readonly string[];
 }
 
+/**
+ * The module listing a function's endpoint families, named like its file under api/: `api/v1/core.js`
+ * → `lib/api/v1/core.ts`. A bundle's entry mounts these families, as `mountFunction` (lib/functions.ts)
+ * does on the sources through the manifest, so the bundle imports no other function's families.
+ */
+export function familiesModule(file: string): string {
+  return `lib/${file.replace(/\.(ts|js|mjs)$/, '')}.ts`;
+}
+
 /** Bundles every function into `outdir` (emptied first); returns what each bundle loads at import. */
 export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBundle[]> {
   rmSync(outdir, { recursive: true, force: true });
   const files = Object.keys(functionManifest);
+  // One build per function: a build of all three splits the code two of them share into chunks of its
+  // own, and each extra file read at import costs a cold start more than its bytes. Chunks are named by
+  // their content, so one the builds have in common (a driver, nodemailer) is the same file.
+  const metafile: Metafile = { inputs: {}, outputs: {} };
+  for (const file of files) {
+    const result = await bundleFunction(file, outdir);
+    Object.assign(metafile.inputs, result.inputs);
+    Object.assign(metafile.outputs, result.outputs);
+  }
+  // What went into each output file, for `npm run check:vercel` (no function may carry PGlite).
+  writeFileSync(join(outdir, METAFILE), JSON.stringify(metafile));
+  return files.map((file) => describeBundle(metafile, outdir, file));
+}
+
+/** One function's bundle: its entry mounts the function's families, and what it loads on use is split off. */
+async function bundleFunction(file: string, outdir: string): Promise<Metafile> {
   const result = await build({
     absWorkingDir: projectRoot,
-    entryPoints: files.map((file) => ({ in: `function:${file}`, out: bundleName(file) })),
+    entryPoints: [{ in: `function:${file}`, out: bundleName(file) }],
     outdir,
     bundle: true,
     splitting: true,
@@ -80,7 +107,11 @@ export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBu
             namespace: 'function',
           }));
           builder.onLoad({ filter: /.*/, namespace: 'function' }, (args) => ({
-            contents: `import { mountFunction } from './lib/functions.js';\nexport const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mountFunction(${JSON.stringify(args.path)});\n`,
+            contents: [
+              "import { mount } from './lib/http/mount.js';",
+              `import { families } from './${familiesModule(args.path)}';`,
+              'export const { router, GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = mount(families.flat());',
+            ].join('\n'),
             loader: 'ts',
             resolveDir: projectRoot,
           }));
@@ -88,9 +119,7 @@ export async function buildFunctions(outdir = FUNCTIONS_DIR): Promise<FunctionBu
       },
     ],
   });
-  // What went into each output file, for `npm run check:vercel` (no function may carry PGlite).
-  writeFileSync(join(outdir, METAFILE), JSON.stringify(result.metafile));
-  return files.map((file) => describeBundle(result.metafile, outdir, file));
+  return result.metafile;
 }
 
 /** The entry of a function's bundle and everything it imports statically. */

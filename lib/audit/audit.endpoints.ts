@@ -1,20 +1,23 @@
 import * as z from 'zod';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { defineEndpoint } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 import { listAuditEvents } from './audit.repository.js';
 
-const auditEventSchema = z
-  .object({
-    id: z.uuid(),
-    action: z.string(),
-    actor: z.object({ type: z.string(), id: z.string().nullable() }),
-    target: z.object({ type: z.string(), id: z.string() }).nullable(),
-    ip: z.string().nullable(),
-    request_id: z.string().nullable(),
-    created_at: z.iso.datetime(),
-    metadata: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: 'AuditEvent' });
+const auditEventSchema = lazy(() =>
+  z
+    .object({
+      id: z.uuid(),
+      action: z.string(),
+      actor: z.object({ type: z.string(), id: z.string().nullable() }),
+      target: z.object({ type: z.string(), id: z.string() }).nullable(),
+      ip: z.string().nullable(),
+      request_id: z.string().nullable(),
+      created_at: z.iso.datetime(),
+      metadata: z.record(z.string(), z.unknown()),
+    })
+    .meta({ id: 'AuditEvent' }),
+);
 
 export const listAuditEventsEndpoint = defineEndpoint({
   method: 'GET',
@@ -22,12 +25,12 @@ export const listAuditEventsEndpoint = defineEndpoint({
   summary: "The tenant's audit log, newest first",
   tags: ['Tenants'],
   auth: { admin: true, person: { roles: ['owner', 'admin'] } },
-  params: z.object({ tenantId: z.uuid() }),
+  params: () => z.object({ tenantId: z.uuid() }),
   query: pageQuery,
   response: {
     status: 200,
     description: 'A page of audit events',
-    schema: pageSchema(auditEventSchema),
+    schema: () => pageSchema(auditEventSchema()),
   },
   handler: async (ctx, { params, query }) => {
     const page = await listAuditEvents(ctx.db, params.tenantId, query);

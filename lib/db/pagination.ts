@@ -1,17 +1,20 @@
 import { type SelectQueryBuilder, sql } from 'kysely';
 import * as z from 'zod';
 import { ValidationError } from '../errors.js';
+import { lazy } from '../lazy.js';
 
 /**
  * Every list: `?limit=` (1–100, default 20) and `?cursor=`, newest first, keyset-paginated on
  * (created_at, id) so pages stay stable while rows are added.
  */
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
-});
+export const pageQuery = lazy(() =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  }),
+);
 
-export type PageRequest = z.output<typeof pageQuery>;
+export type PageRequest = z.output<ReturnType<typeof pageQuery>>;
 
 /** The response shape of a list of `item`. */
 export function pageSchema<T extends z.ZodType>(item: T) {
@@ -39,7 +42,7 @@ const cursorTime = z.string().refine((text) => {
   return Number.isFinite(ms) && ms >= EARLIEST && ms <= LATEST && at.toISOString() === text;
 });
 
-const positionSchema = z.strictObject({ t: cursorTime, id: z.uuid() });
+const positionSchema = lazy(() => z.strictObject({ t: cursorTime, id: z.uuid() }));
 
 function encodeCursor(position: PagePosition): string {
   const json = JSON.stringify({ t: position.createdAt.toISOString(), id: position.id });
@@ -64,7 +67,7 @@ function decodeCursor(cursor: string | undefined): PagePosition | null {
   } catch {
     throw invalid();
   }
-  const parsed = positionSchema.safeParse(decoded);
+  const parsed = positionSchema().safeParse(decoded);
   if (!parsed.success) throw invalid();
   return { createdAt: new Date(parsed.data.t), id: parsed.data.id };
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { AuthSpec, Caller } from '../auth/caller.js';
 import type { Db } from '../db/database.js';
+import { lazy } from '../lazy.js';
 import type { RateLimitPolicy } from '../ratelimit/limiter.js';
 import type { RequestContext } from './context.js';
 
@@ -107,13 +108,44 @@ export interface Endpoint<
   ) => Promise<unknown>;
 }
 
-/** Declares an endpoint; the identity function exists so TypeScript infers the input types. */
+type Schemas = 'body' | 'query' | 'params' | 'response';
+
+/**
+ * An endpoint as declared: its schemas are functions that build them, called on first use (a request
+ * that reaches the endpoint, the OpenAPI document), so importing a family builds none.
+ */
+export type EndpointDefinition<
+  B extends Schema | undefined,
+  Q extends Schema | undefined,
+  P extends Schema | undefined,
+  A extends AuthSpec,
+  T extends TenantSource | undefined,
+> = Omit<Endpoint<B, Q, P, A, T>, Schemas> & {
+  readonly body?: () => B;
+  readonly query?: () => Q;
+  readonly params?: () => P;
+  readonly response: Omit<Endpoint['response'], 'schema'> & { readonly schema?: () => Schema };
+};
+
+/**
+ * Declares an endpoint (generic so TypeScript infers the input types from its schemas). The endpoint's
+ * `body`, `query`, `params` and `response.schema` are built by their functions when first read, once.
+ */
 export function defineEndpoint<
   B extends Schema | undefined = undefined,
   Q extends Schema | undefined = undefined,
   P extends Schema | undefined = undefined,
   const A extends AuthSpec = AuthSpec,
   const T extends TenantSource | undefined = undefined,
->(endpoint: Endpoint<B, Q, P, A, T>): Endpoint {
+>(definition: EndpointDefinition<B, Q, P, A, T>): Endpoint {
+  const { body, query, params, response, ...rest } = definition;
+  const endpoint = { ...rest, response: { status: response.status, description: response.description } };
+  const builtOnFirstUse = (target: object, key: string, build: (() => unknown) | undefined) => {
+    if (build) Object.defineProperty(target, key, { get: lazy(build), enumerable: true });
+  };
+  builtOnFirstUse(endpoint, 'body', body);
+  builtOnFirstUse(endpoint, 'query', query);
+  builtOnFirstUse(endpoint, 'params', params);
+  builtOnFirstUse(endpoint.response, 'schema', response.schema);
   return endpoint as unknown as Endpoint;
 }

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { Role } from '../db/tables.js';
 import { AuthenticationError } from '../errors.js';
+import { lazy } from '../lazy.js';
 import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
@@ -59,15 +60,17 @@ export function signAccessToken(
  * The claims we rely on, checked even on tokens bearing our own signature: a key that signed
  * something odd (a test key, a bug, a leaked key) must meet a 401, never a database error.
  */
-const claimsSchema = z.object({
-  sub: z.uuid(),
-  tid: z.uuid(),
-  sid: z.uuid(),
-  role: z.enum(['owner', 'admin', 'member']),
-  jti: z.string().min(1).max(200),
-  iat: z.number().int(),
-  exp: z.number().int(),
-});
+const claimsSchema = lazy(() =>
+  z.object({
+    sub: z.uuid(),
+    tid: z.uuid(),
+    sid: z.uuid(),
+    role: z.enum(['owner', 'admin', 'member']),
+    jti: z.string().min(1).max(200),
+    iat: z.number().int(),
+    exp: z.number().int(),
+  }),
+);
 
 /**
  * Verifies an access token: algorithm pinned, key looked up by `kid` among our own keys only
@@ -89,7 +92,7 @@ export async function verifyAccessToken(
       currentDate: now,
       requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'sid', 'tid', 'jti'],
     });
-    const parsed = claimsSchema.safeParse(payload);
+    const parsed = claimsSchema().safeParse(payload);
     if (!parsed.success) throw new AuthenticationError('invalid_token');
     const { sub, tid, sid, role, jti, iat, exp } = parsed.data;
     const nowSeconds = Math.floor(now.getTime() / 1000);

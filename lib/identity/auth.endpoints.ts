@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { AuthenticationError, BadRequestError, NotFoundError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { defineEndpoint } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 import { policies } from '../ratelimit/policies.js';
 import { tenantSchema } from '../tenants/tenant.schemas.js';
 import { emailKey, loginEmailSchema } from './email.js';
@@ -12,8 +13,8 @@ import { endSession, REFRESH_TOKEN_PREFIX, refreshSession } from './session.serv
 import { tokenPairSchema, toUserView, userSchema } from './views.js';
 
 const tags = ['Authentication'];
-const loginBody = z.object({ email: loginEmailSchema, password: loginPasswordSchema });
-const messageSchema = z.object({ message: z.string() });
+const loginBody = lazy(() => z.object({ email: loginEmailSchema(), password: loginPasswordSchema() }));
+const messageSchema = lazy(() => z.object({ message: z.string() }));
 
 function clientOf(ctx: RequestContext) {
   return { ip: ctx.ip, userAgent: ctx.request.headers.get('user-agent') };
@@ -28,7 +29,11 @@ function loginEndpoint(path: string, summary: string) {
     auth: 'none',
     body: loginBody,
     rateLimit: { byIp: policies.loginByIp },
-    response: { status: 200, description: 'An access token and a refresh token', schema: tokenPairSchema },
+    response: {
+      status: 200,
+      description: 'An access token and a refresh token',
+      schema: tokenPairSchema,
+    },
     errors: [401, 403],
     handler: (ctx, { body }) => logIn(ctx.app, ctx, ctx.actor, clientOf(ctx), body),
   });
@@ -48,10 +53,11 @@ export const meEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'The person and their tenant, read from the database',
-    schema: z.object({
-      user: userSchema,
-      tenant: tenantSchema.pick({ id: true, name: true, slug: true, status: true, max_tier: true }),
-    }),
+    schema: () =>
+      z.object({
+        user: userSchema(),
+        tenant: tenantSchema().pick({ id: true, name: true, slug: true, status: true, max_tier: true }),
+      }),
   },
   handler: async (ctx) => {
     if (ctx.caller.kind !== 'person') throw new NotFoundError();
@@ -71,22 +77,24 @@ export const meEndpoint = defineEndpoint({
   },
 });
 
-const refreshBody = z
-  .object({
-    refresh_token: z
-      .string()
-      .min(1)
-      .max(200)
-      .optional()
-      .meta({ description: 'A refresh token (`rt_…`), if it is not sent as `Authorization: Bearer`.' }),
-  })
-  .meta({
-    description:
-      'Send one credential: a refresh token, as `Authorization: Bearer rt_…` or as `refresh_token` in this body; ' +
-      'or the current access token (JWT) as `Authorization: Bearer <access token>`, as the e-invoicing docs show. ' +
-      'Either is spent: a refresh token rotates, an access token is exchanged once. Presented again, it is reuse ' +
-      '(`401 refresh_token_reused`, the login is revoked), except within 10 seconds of its use, when the same pair is returned.',
-  });
+const refreshBody = lazy(() =>
+  z
+    .object({
+      refresh_token: z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .meta({ description: 'A refresh token (`rt_…`), if it is not sent as `Authorization: Bearer`.' }),
+    })
+    .meta({
+      description:
+        'Send one credential: a refresh token, as `Authorization: Bearer rt_…` or as `refresh_token` in this body; ' +
+        'or the current access token (JWT) as `Authorization: Bearer <access token>`, as the e-invoicing docs show. ' +
+        'Either is spent: a refresh token rotates, an access token is exchanged once. Presented again, it is reuse ' +
+        '(`401 refresh_token_reused`, the login is revoked), except within 10 seconds of its use, when the same pair is returned.',
+    }),
+);
 
 export const refreshEndpoint = defineEndpoint({
   method: 'POST',
@@ -96,7 +104,11 @@ export const refreshEndpoint = defineEndpoint({
   auth: 'none',
   body: refreshBody,
   rateLimit: { byIp: policies.refreshByIp },
-  response: { status: 200, description: 'A new access token and refresh token', schema: tokenPairSchema },
+  response: {
+    status: 200,
+    description: 'A new access token and refresh token',
+    schema: tokenPairSchema,
+  },
   errors: [401, 403],
   handler: async (ctx, { body }) => {
     const fromHeader = ctx.credential?.kind === 'bearer_token' ? ctx.credential.token : undefined;
@@ -149,7 +161,7 @@ export const forgotPasswordEndpoint = defineEndpoint({
   summary: 'Email a password reset link (the answer is the same whether or not the account exists)',
   tags,
   auth: 'none',
-  body: z.object({ email: loginEmailSchema }),
+  body: () => z.object({ email: loginEmailSchema() }),
   rateLimit: {
     byIp: policies.forgotPasswordByIp,
     byBody: { policy: policies.forgotPasswordByEmail, key: (body) => emailKey(body.email) },
@@ -168,12 +180,12 @@ export const validateResetTokenEndpoint = defineEndpoint({
   summary: 'Check a password reset token without spending it',
   tags,
   auth: 'none',
-  params: z.object({ token: z.string() }),
+  params: () => z.object({ token: z.string() }),
   rateLimit: { byIp: policies.passwordResetByIp },
   response: {
     status: 200,
     description: 'The token is valid',
-    schema: z.object({ valid: z.literal(true), expires_at: z.iso.datetime() }),
+    schema: () => z.object({ valid: z.literal(true), expires_at: z.iso.datetime() }),
   },
   handler: async (ctx, { params }) => {
     // Any string is looked up by its hash; one that names no live token is invalid_reset_token.
@@ -188,7 +200,7 @@ export const resetPasswordEndpoint = defineEndpoint({
   summary: 'Set a new password with a reset token; every session of the person ends',
   tags,
   auth: 'none',
-  body: z.object({ token: z.string().min(1).max(200), password: newPasswordSchema }),
+  body: () => z.object({ token: z.string().min(1).max(200), password: newPasswordSchema() }),
   rateLimit: { byIp: policies.passwordResetByIp },
   response: { status: 200, description: 'The password was changed', schema: messageSchema },
   handler: async (ctx, { body }) => {
@@ -203,11 +215,12 @@ export const setPasswordEndpoint = defineEndpoint({
   summary: 'Replace a temporary password and log in',
   tags,
   auth: 'none',
-  body: z.object({
-    email: loginEmailSchema,
-    temporary_password: loginPasswordSchema,
-    new_password: newPasswordSchema,
-  }),
+  body: () =>
+    z.object({
+      email: loginEmailSchema(),
+      temporary_password: loginPasswordSchema(),
+      new_password: newPasswordSchema(),
+    }),
   rateLimit: { byIp: policies.loginByIp },
   response: { status: 200, description: 'Tokens, as for a login', schema: tokenPairSchema },
   errors: [401, 403],

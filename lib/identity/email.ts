@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazy } from '../lazy.js';
 import { hasControlCharacters } from '../validation/text.js';
 
 /**
@@ -18,20 +19,24 @@ export function emailKey(raw: string): string {
 const INVISIBLE = /[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/;
 
 /** A new account's email: normalised, at most 254 characters, a plausible address. */
-export const emailSchema = z
-  .string()
-  .max(320, 'at most 254 characters')
-  .transform(normaliseEmail)
-  .pipe(
-    z
-      .string()
-      .max(254, 'at most 254 characters')
-      .refine(
-        (value) => !INVISIBLE.test(value) && !hasControlCharacters(value),
-        'must not contain invisible or control characters',
-      )
-      .pipe(z.email('must be an email address')),
-  );
+export const emailSchema = lazy(() =>
+  z
+    .string()
+    .max(320, 'at most 254 characters')
+    .transform(normaliseEmail)
+    .pipe(
+      z
+        .string()
+        .max(254, 'at most 254 characters')
+        .refine(
+          (value) => !INVISIBLE.test(value) && !hasControlCharacters(value),
+          'must not contain invisible or control characters',
+        )
+        .pipe(z.email('must be an email address')),
+    ),
+);
 
 /** An email given to log in: only length-checked, so a malformed one fails like a wrong one. */
-export const loginEmailSchema = z.string().min(1, 'is required').max(320, 'at most 320 characters');
+export const loginEmailSchema = lazy(() =>
+  z.string().min(1, 'is required').max(320, 'at most 320 characters'),
+);

@@ -1,6 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as z from 'zod';
+import { lazy } from '../lazy.js';
 
 const require = createRequire(import.meta.url);
 
@@ -118,25 +119,29 @@ export function passwordContextProblem(password: string, email: string): string 
 }
 
 /** The password given at login: 6 to 128 characters (API.md); longer ones are refused, never cut. */
-export const loginPasswordSchema = z
-  .string()
-  .min(6, 'must be at least 6 characters')
-  .max(128, 'must be at most 128 characters');
+export const loginPasswordSchema = lazy(() =>
+  z.string().min(6, 'must be at least 6 characters').max(128, 'must be at most 128 characters'),
+);
 
 /**
  * A password being set: NIST SP 800-63B — long enough, not blank, not a known-common one, no
  * composition rules. The account's own email is checked where the account is known
  * (`passwordContextProblem`).
  */
-export const newPasswordSchema = z
-  .string()
-  .refine((value) => [...value.normalize('NFKC')].length >= 8, 'must be at least 8 characters')
-  .refine((value) => [...value.normalize('NFKC')].length <= 128, 'must be at most 128 characters')
-  .refine(
-    (value) => !isBlankPassword(value),
-    'must contain visible characters, not only spaces, invisible or control characters',
-  )
-  .refine((value) => !isCommonPassword(value), 'is one of the most commonly used passwords; choose another');
+export const newPasswordSchema = lazy(() =>
+  z
+    .string()
+    .refine((value) => [...value.normalize('NFKC')].length >= 8, 'must be at least 8 characters')
+    .refine((value) => [...value.normalize('NFKC')].length <= 128, 'must be at most 128 characters')
+    .refine(
+      (value) => !isBlankPassword(value),
+      'must contain visible characters, not only spaces, invisible or control characters',
+    )
+    .refine(
+      (value) => !isCommonPassword(value),
+      'is one of the most commonly used passwords; choose another',
+    ),
+);
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 /** 24 characters of a 57-letter alphabet: 24 × log2(57) ≈ 140 bits, above the 128 required. */

@@ -34,7 +34,7 @@ const managers = { admin: true, person: { roles: ['owner', 'admin'] } } as const
 const ownedKey = { ownerOf: 'id', lookup: findApiKeyTenant } as const;
 
 /** Creates a key for the request's tenant (both create routes) and answers with its secret, once. */
-async function issueKey(ctx: HandlerContext, body: z.output<typeof createKeyBody>) {
+async function issueKey(ctx: HandlerContext, body: z.output<ReturnType<typeof createKeyBody>>) {
   const { row, secret } = await createKey(keyActor(ctx), ctx.tenantId, {
     name: body.name,
     tier: body.tier,
@@ -76,7 +76,7 @@ export const listKeysEndpoint = defineEndpoint({
   auth: readers,
   tenant: 'caller',
   query: listKeysQuery,
-  response: { status: 200, description: 'A page of keys', schema: pageSchema(keySchema) },
+  response: { status: 200, description: 'A page of keys', schema: () => pageSchema(keySchema()) },
   handler: async (ctx, { query }) => {
     // An admin may name any tenant: one that does not exist is a 404, not an empty page.
     if (isAdmin(ctx.caller) && !(await findTenantMaxTier(ctx.db, ctx.tenantId))) throw new NotFoundError();
@@ -183,7 +183,11 @@ export const verifyKeyEndpoint = defineEndpoint({
   tags: ['Service'],
   auth: { admin: true },
   body: verifyKeyBody,
-  response: { status: 200, description: 'Whether the key is valid, and why not', schema: verifyKeyResponse },
+  response: {
+    status: 200,
+    description: 'Whether the key is valid, and why not',
+    schema: verifyKeyResponse,
+  },
   handler: async (ctx, { body }) => {
     // The same function the request pipeline uses; an allow-list admits no request without `ip`.
     const result = await verifyApiKey(ctx.db, body.key, {
@@ -231,7 +235,7 @@ export const createTenantKeyEndpoint = defineEndpoint({
   tags: tenantTags,
   auth: { admin: true },
   tenant: 'path',
-  params: tenantKeyParams.pick({ tenantId: true }),
+  params: () => tenantKeyParams().pick({ tenantId: true }),
   body: createTenantKeyBody,
   response: { status: 201, description: 'The new key, with `key`', schema: keyWithSecretSchema },
   errors: [409],
@@ -245,9 +249,9 @@ export const listTenantKeysEndpoint = defineEndpoint({
   tags: tenantTags,
   auth: { admin: true },
   tenant: 'path',
-  params: tenantKeyParams.pick({ tenantId: true }),
+  params: () => tenantKeyParams().pick({ tenantId: true }),
   query: listTenantKeysQuery,
-  response: { status: 200, description: 'A page of keys', schema: pageSchema(keySchema) },
+  response: { status: 200, description: 'A page of keys', schema: () => pageSchema(keySchema()) },
   handler: async (ctx, { query }) => {
     if (!(await findTenantMaxTier(ctx.db, ctx.tenantId))) throw new NotFoundError();
     const at = ctx.now();

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import * as z from 'zod';
+import { lazy } from '../lazy.js';
 import { KEY_LIMITS } from '../vocabulary.js';
 
 /**
@@ -56,22 +57,24 @@ export function normaliseEntry(entry: string): string | null {
 }
 
 /** `ip_whitelist` in request bodies: at most 50 entries, each normalised, duplicates dropped. */
-export const ipAllowListSchema = z
-  .array(z.string().max(100))
-  .max(KEY_LIMITS.maxIpEntries)
-  .transform((entries, ctx) => {
-    const out: string[] = [];
-    entries.forEach((entry, index) => {
-      const normalised = normaliseEntry(entry);
-      if (normalised === null) {
-        ctx.addIssue({ code: 'custom', path: [index], message: 'Not an IPv4/IPv6 address or CIDR range.' });
-      } else if (!out.includes(normalised)) {
-        out.push(normalised);
-      }
-    });
-    return out;
-  })
-  .meta({ description: 'IPv4/IPv6 addresses and CIDR ranges (at most 50); empty = any IP.' });
+export const ipAllowListSchema = lazy(() =>
+  z
+    .array(z.string().max(100))
+    .max(KEY_LIMITS.maxIpEntries)
+    .transform((entries, ctx) => {
+      const out: string[] = [];
+      entries.forEach((entry, index) => {
+        const normalised = normaliseEntry(entry);
+        if (normalised === null) {
+          ctx.addIssue({ code: 'custom', path: [index], message: 'Not an IPv4/IPv6 address or CIDR range.' });
+        } else if (!out.includes(normalised)) {
+          out.push(normalised);
+        }
+      });
+      return out;
+    })
+    .meta({ description: 'IPv4/IPv6 addresses and CIDR ranges (at most 50); empty = any IP.' }),
+);
 
 /**
  * A (normalised) allow-list parsed once, so that checking a client IP costs one parse of that IP and

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import * as z from 'zod';
 import { defineEndpoint, type Endpoint, Reply } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 
 /**
  * A probe must answer even when a dependency hangs: a check that has not answered by then counts as
@@ -19,13 +20,15 @@ function checkWithin(check: () => Promise<boolean>): Promise<'ok' | 'down'> {
     .finally(() => clearTimeout(timer));
 }
 
-const healthSchema = z
-  .object({
-    status: z.enum(['ok', 'degraded']),
-    db: z.enum(['ok', 'down']),
-    ratelimit: z.enum(['ok', 'down']),
-  })
-  .meta({ id: 'Health' });
+const healthSchema = lazy(() =>
+  z
+    .object({
+      status: z.enum(['ok', 'degraded']),
+      db: z.enum(['ok', 'down']),
+      ratelimit: z.enum(['ok', 'down']),
+    })
+    .meta({ id: 'Health' }),
+);
 
 export const healthEndpoint = defineEndpoint({
   method: 'GET',
@@ -50,7 +53,7 @@ export const healthEndpoint = defineEndpoint({
 });
 
 /** The OpenAPI document of every endpoint `registry` lists (handed in: the registry lists this one too). */
-export function openApiEndpoint(registry: () => readonly Endpoint[]) {
+export function openApiEndpoint(registry: () => Promise<readonly Endpoint[]>) {
   return defineEndpoint({
     method: 'GET',
     path: '/api/openapi.json',
@@ -59,10 +62,11 @@ export function openApiEndpoint(registry: () => readonly Endpoint[]) {
     auth: 'none',
     response: { status: 200, description: 'The OpenAPI document' },
     // The deployment's own URL (APP_URL, derived per environment on Vercel): SDKs call where they read.
-    // zod-openapi is loaded on the first request for the document, not at every function's cold start.
+    // zod-openapi, and every family the document lists, are loaded on the first request for the
+    // document, not at the function's cold start (the registry imports them: lib/api/meta.ts).
     handler: async (ctx) => {
       const { buildOpenApiDocument } = await import('../http/openapi.js');
-      return buildOpenApiDocument(registry(), ctx.app.config.appUrl);
+      return buildOpenApiDocument(await registry(), ctx.app.config.appUrl);
     },
   });
 }
@@ -76,7 +80,7 @@ export const jwksEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A JWK set',
-    schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
+    schema: () => z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
   },
   // Public, and cacheable for a few minutes: a new key is published well before it signs.
   handler: async (ctx) =>
@@ -84,6 +88,6 @@ export const jwksEndpoint = defineEndpoint({
 });
 
 /** Health, the OpenAPI document of `registry`, and the JWKS. */
-export function metaEndpoints(registry: () => readonly Endpoint[]): Endpoint[] {
+export function metaEndpoints(registry: () => Promise<readonly Endpoint[]>): Endpoint[] {
   return [healthEndpoint, openApiEndpoint(registry), jwksEndpoint];
 }

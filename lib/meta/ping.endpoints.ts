@@ -13,7 +13,11 @@ export const pingEndpoint = defineEndpoint({
   summary: 'Answers, and does nothing else (no credential, no dependency)',
   tags: ['Service'],
   auth: 'none',
-  response: { status: 200, description: 'Always `{"ok": true}`', schema: z.object({ ok: z.literal(true) }) },
+  response: {
+    status: 200,
+    description: 'Always `{"ok": true}`',
+    schema: () => z.object({ ok: z.literal(true) }),
+  },
   handler: async () => ({ ok: true as const }),
 });
 
@@ -26,12 +30,13 @@ export const whoamiEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'Who the credential is; the rate-limit headers show its quota',
-    schema: z.object({
-      kind: z.enum(['admin_key', 'api_key', 'person']),
-      tenant_id: z.string().nullable(),
-      key_id: z.string().nullable(),
-      user_id: z.string().nullable(),
-    }),
+    schema: () =>
+      z.object({
+        kind: z.enum(['admin_key', 'api_key', 'person']),
+        tenant_id: z.string().nullable(),
+        key_id: z.string().nullable(),
+        user_id: z.string().nullable(),
+      }),
   },
   handler: async (ctx) => {
     const caller = ctx.caller;

@@ -3,6 +3,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { ValidationError } from '../errors.js';
 import { defineEndpoint } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 import {
   findDictionary,
   findEventRouting,
@@ -16,17 +17,21 @@ import { DICTIONARY_CATEGORIES, DICTIONARY_SEED, type DictionaryEntry } from './
 import { createSandboxRun, type Route, type SandboxCheck } from './sandbox.service.js';
 
 const admins = { admin: true } as const;
-const tenantParams = z.object({ tenantId: z.uuid() });
+const tenantParams = lazy(() => z.object({ tenantId: z.uuid() }));
 
-const routeSchema = z.strictObject({
-  event: eventPatternSchema,
-  url: z.string().max(2048),
-  enabled: z.boolean().default(true),
-});
-const routingSchema = z.object({
-  routes: z.array(z.object({ event: z.string(), url: z.string(), enabled: z.boolean() })),
-  updated_at: z.string().nullable(),
-});
+const routeSchema = lazy(() =>
+  z.strictObject({
+    event: eventPatternSchema,
+    url: z.string().max(2048),
+    enabled: z.boolean().default(true),
+  }),
+);
+const routingSchema = lazy(() =>
+  z.object({
+    routes: z.array(z.object({ event: z.string(), url: z.string(), enabled: z.boolean() })),
+    updated_at: z.string().nullable(),
+  }),
+);
 
 export const getEventRoutingEndpoint = defineEndpoint({
   method: 'GET',
@@ -54,7 +59,7 @@ export const putEventRoutingEndpoint = defineEndpoint({
   auth: admins,
   tenant: 'path',
   params: tenantParams,
-  body: z.strictObject({ routes: z.array(routeSchema).max(50) }),
+  body: () => z.strictObject({ routes: z.array(routeSchema()).max(50) }),
   response: { status: 200, description: 'The saved routes', schema: routingSchema },
   handler: async (ctx, { body }) => {
     const errors = [];
@@ -94,12 +99,14 @@ export const putEventRoutingEndpoint = defineEndpoint({
   },
 });
 
-const runSchema = z.object({
-  id: z.uuid(),
-  ok: z.boolean(),
-  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
-  created_at: z.string(),
-});
+const runSchema = lazy(() =>
+  z.object({
+    id: z.uuid(),
+    ok: z.boolean(),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
+    created_at: z.string(),
+  }),
+);
 const toRunView = (row: { id: string; ok: boolean; checks: unknown; created_at: Date }) => ({
   id: row.id,
   ok: row.ok,
@@ -115,7 +122,7 @@ export const createSandboxRunEndpoint = defineEndpoint({
   auth: admins,
   tenant: 'path',
   params: tenantParams,
-  body: z.strictObject({}),
+  body: () => z.strictObject({}),
   response: { status: 201, description: 'The run with its named checks', schema: runSchema },
   handler: async (ctx) =>
     toRunView(
@@ -135,32 +142,36 @@ export const listSandboxRunsEndpoint = defineEndpoint({
   tenant: 'path',
   params: tenantParams,
   query: pageQuery,
-  response: { status: 200, description: 'A page of runs', schema: pageSchema(runSchema) },
+  response: { status: 200, description: 'A page of runs', schema: () => pageSchema(runSchema()) },
   handler: async (ctx, { query }) => {
     const page = await listSandboxRuns(ctx.db, ctx.tenantId, query);
     return { data: page.data.map(toRunView), next_cursor: page.next_cursor };
   },
 });
 
-const categoryParams = z.object({ category: z.enum(DICTIONARY_CATEGORIES) });
-const entrySchema = z.strictObject({
-  code: z.string().regex(/^[A-Za-z0-9_.-]{1,20}$/, '1–20 letters, digits, _ . -'),
-  label: z.string().trim().min(1).max(200),
-  description: z.string().trim().min(1).max(1000).optional(),
-  rate: z.number().min(0).max(100).optional(),
-});
-const dictionarySchema = z.object({
-  category: z.enum(DICTIONARY_CATEGORIES),
-  entries: z.array(
-    z.object({
-      code: z.string(),
-      label: z.string(),
-      description: z.string().optional(),
-      rate: z.number().optional(),
-    }),
-  ),
-  updated_at: z.string().nullable().describe('null while the built-in entries answer'),
-});
+const categoryParams = lazy(() => z.object({ category: z.enum(DICTIONARY_CATEGORIES) }));
+const entrySchema = lazy(() =>
+  z.strictObject({
+    code: z.string().regex(/^[A-Za-z0-9_.-]{1,20}$/, '1–20 letters, digits, _ . -'),
+    label: z.string().trim().min(1).max(200),
+    description: z.string().trim().min(1).max(1000).optional(),
+    rate: z.number().min(0).max(100).optional(),
+  }),
+);
+const dictionarySchema = lazy(() =>
+  z.object({
+    category: z.enum(DICTIONARY_CATEGORIES),
+    entries: z.array(
+      z.object({
+        code: z.string(),
+        label: z.string(),
+        description: z.string().optional(),
+        rate: z.number().optional(),
+      }),
+    ),
+    updated_at: z.string().nullable().describe('null while the built-in entries answer'),
+  }),
+);
 
 export const getDictionaryEndpoint = defineEndpoint({
   method: 'GET',
@@ -190,20 +201,21 @@ export const putDictionaryEndpoint = defineEndpoint({
   tags: ['FIRS dictionary'],
   auth: admins,
   params: categoryParams,
-  body: z.strictObject({
-    entries: z
-      .array(entrySchema)
-      .min(1)
-      .max(1000)
-      .superRefine((entries, issue) => {
-        const seen = new Set<string>();
-        entries.forEach((entry, index) => {
-          if (seen.has(entry.code))
-            issue.addIssue({ code: 'custom', path: [index, 'code'], message: 'duplicate code' });
-          seen.add(entry.code);
-        });
-      }),
-  }),
+  body: () =>
+    z.strictObject({
+      entries: z
+        .array(entrySchema())
+        .min(1)
+        .max(1000)
+        .superRefine((entries, issue) => {
+          const seen = new Set<string>();
+          entries.forEach((entry, index) => {
+            if (seen.has(entry.code))
+              issue.addIssue({ code: 'custom', path: [index, 'code'], message: 'duplicate code' });
+            seen.add(entry.code);
+          });
+        }),
+    }),
   response: { status: 200, description: 'The saved category', schema: dictionarySchema },
   handler: async (ctx, { params, body }) => {
     const at = ctx.now();

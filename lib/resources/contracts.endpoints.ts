@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { NotFoundError } from '../errors.js';
 import { defineEndpoint } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 import { displayNameSchema } from '../validation/text.js';
 import {
   type ContractRow,
@@ -16,38 +17,46 @@ import {
 } from './contracts.repository.js';
 import { createContract } from './contracts.service.js';
 
-const idParams = z.object({ id: z.uuid() });
+const idParams = lazy(() => z.object({ id: z.uuid() }));
 const contractKeys = { apiKey: { scopes: ['contracts'] } } as const;
 const vaultKeys = { apiKey: { scopes: ['vaults'] } } as const;
 
-const partySchema = z.strictObject({
-  name: displayNameSchema,
-  email: z.email().max(254).optional(),
-  role: z.string().trim().min(1).max(50).optional(),
-});
+const partySchema = lazy(() =>
+  z.strictObject({
+    name: displayNameSchema(),
+    email: z.email().max(254).optional(),
+    role: z.string().trim().min(1).max(50).optional(),
+  }),
+);
 
-const contractSchema = z.object({
-  id: z.uuid(),
-  title: z.string(),
-  template: z.string(),
-  parties: z.array(z.object({ name: z.string(), email: z.string().optional(), role: z.string().optional() })),
-  status: z.enum(['draft']),
-  vault_id: z.uuid().nullable(),
-  created_at: z.string(),
-});
-const vaultSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  contract_id: z.uuid().nullable(),
-  created_at: z.string(),
-});
+const contractSchema = lazy(() =>
+  z.object({
+    id: z.uuid(),
+    title: z.string(),
+    template: z.string(),
+    parties: z.array(
+      z.object({ name: z.string(), email: z.string().optional(), role: z.string().optional() }),
+    ),
+    status: z.enum(['draft']),
+    vault_id: z.uuid().nullable(),
+    created_at: z.string(),
+  }),
+);
+const vaultSchema = lazy(() =>
+  z.object({
+    id: z.uuid(),
+    name: z.string(),
+    contract_id: z.uuid().nullable(),
+    created_at: z.string(),
+  }),
+);
 
 function toContractView(row: ContractRow, vaultId: string | null) {
   return {
     id: row.id,
     title: row.title,
     template: row.template,
-    parties: row.parties as z.infer<typeof contractSchema>['parties'],
+    parties: row.parties as z.infer<ReturnType<typeof contractSchema>>['parties'],
     status: row.status as 'draft',
     vault_id: vaultId,
     created_at: row.created_at.toISOString(),
@@ -70,11 +79,14 @@ export const createContractEndpoint = defineEndpoint({
   tags: ['Contracts'],
   auth: contractKeys,
   tenant: 'caller',
-  body: z.strictObject({
-    title: displayNameSchema,
-    template: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a template slug: lowercase letters, digits, -'),
-    parties: z.array(partySchema).min(1).max(20),
-  }),
+  body: () =>
+    z.strictObject({
+      title: displayNameSchema(),
+      template: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a template slug: lowercase letters, digits, -'),
+      parties: z.array(partySchema()).min(1).max(20),
+    }),
   response: { status: 201, description: 'The contract', schema: contractSchema },
   handler: async (ctx, { body }) => {
     const { contract, vault } = await createContract(
@@ -93,7 +105,7 @@ export const listContractsEndpoint = defineEndpoint({
   auth: contractKeys,
   tenant: 'caller',
   query: pageQuery,
-  response: { status: 200, description: 'A page of contracts', schema: pageSchema(contractSchema) },
+  response: { status: 200, description: 'A page of contracts', schema: () => pageSchema(contractSchema()) },
   handler: async (ctx, { query }) => {
     const page = await listContracts(ctx.db, ctx.tenantId, query);
     const vaults = await vaultIdsOf(
@@ -132,7 +144,7 @@ export const listVaultsEndpoint = defineEndpoint({
   auth: vaultKeys,
   tenant: 'caller',
   query: pageQuery,
-  response: { status: 200, description: 'A page of vaults', schema: pageSchema(vaultSchema) },
+  response: { status: 200, description: 'A page of vaults', schema: () => pageSchema(vaultSchema()) },
   handler: async (ctx, { query }) => {
     const page = await listVaults(ctx.db, ctx.tenantId, query);
     return { data: page.data.map(toVaultView), next_cursor: page.next_cursor };

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { TokenSettings } from '../identity/access-token.js';
 import { ACCEPTED_ALGORITHMS } from '../identity/signing-keys.js';
+import { lazy } from '../lazy.js';
 
 /** How long an embed session lasts: long enough to load the wizard, short enough to leak little. */
 export const EMBED_TOKEN_TTL_SECONDS = 10 * 60;
@@ -40,7 +41,9 @@ export async function signEmbedToken(
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
-const embedClaims = z.object({ tid: z.uuid(), key: z.uuid(), iat: z.number().int(), exp: z.number().int() });
+const embedClaims = lazy(() =>
+  z.object({ tid: z.uuid(), key: z.uuid(), iat: z.number().int(), exp: z.number().int() }),
+);
 
 /** What the embeddable wizard checks: our signature, the embed `typ` and audience, and the expiry. */
 export async function verifyEmbedToken(settings: TokenSettings, token: string, now: Date) {
@@ -53,7 +56,7 @@ export async function verifyEmbedToken(settings: TokenSettings, token: string, n
       currentDate: now,
       requiredClaims: ['exp', 'iat', 'jti', 'sub'],
     });
-    const claims = embedClaims.parse(payload);
+    const claims = embedClaims().parse(payload);
     if (claims.exp - claims.iat > EMBED_TOKEN_TTL_SECONDS) throw new Error('embed token lives too long');
     return { tenantId: claims.tid, keyId: claims.key };
   } catch (error) {

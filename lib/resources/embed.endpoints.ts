@@ -11,11 +11,11 @@ export const createEmbedSessionEndpoint = defineEndpoint({
   // Like `webhooks`, `embed` is a partner-tier scope: public keys never carry it.
   auth: { apiKey: { scopes: ['embed'] } },
   tenant: 'caller',
-  body: z.strictObject({}),
+  body: () => z.strictObject({}),
   response: {
     status: 201,
     description: 'The embed token and its expiry',
-    schema: z.object({ token: z.string(), expires_at: z.string() }),
+    schema: () => z.object({ token: z.string(), expires_at: z.string() }),
   },
   handler: async (ctx) => {
     const at = ctx.now();

@@ -16,19 +16,20 @@ export const firsOAuthEndpoint = defineEndpoint({
   tags: ['Settings'],
   auth: { apiKey: { scopes: ['credentials'] }, person: { roles: ['owner', 'admin'] } },
   tenant: 'caller',
-  body: z.strictObject({
-    code: printable(2048),
-    redirect_uri: z.url({ protocol: /^https?$/ }).max(2048),
-    // RFC 7636 §4.1: 43–128 unreserved characters.
-    code_verifier: z
-      .string()
-      .regex(/^[A-Za-z0-9._~-]{43,128}$/, 'a PKCE verifier: 43–128 of A-Z a-z 0-9 . _ ~ -')
-      .optional(),
-  }),
+  body: () =>
+    z.strictObject({
+      code: printable(2048),
+      redirect_uri: z.url({ protocol: /^https?$/ }).max(2048),
+      // RFC 7636 §4.1: 43–128 unreserved characters.
+      code_verifier: z
+        .string()
+        .regex(/^[A-Za-z0-9._~-]{43,128}$/, 'a PKCE verifier: 43–128 of A-Z a-z 0-9 . _ ~ -')
+        .optional(),
+    }),
   response: {
     status: 200,
     description: 'Connected',
-    schema: z.object({ connected: z.literal(true), expires_at: z.string().nullable() }),
+    schema: () => z.object({ connected: z.literal(true), expires_at: z.string().nullable() }),
   },
   errors: [502, 503, 504],
   handler: async (ctx, { body }) => {

@@ -3,6 +3,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import type { Config } from '../config.js';
 import type { DataCipher } from '../crypto/data-cipher.js';
 import { AppError } from '../errors.js';
+import { lazy } from '../lazy.js';
 import { secretContext } from './masking.js';
 import { upsertFirsConnection } from './settings.repository.js';
 import type { Change } from './settings.service.js';
@@ -16,17 +17,19 @@ export interface CodeExchange {
 }
 
 /** RFC 6749 §5.1: what a successful token response must hold for us to use it. */
-const tokenResponse = z.object({
-  access_token: z.string().min(1).max(8192),
-  token_type: z.string().optional(),
-  expires_in: z
-    .number()
-    .int()
-    .positive()
-    .max(10 * 365 * 86400)
-    .optional(),
-  refresh_token: z.string().min(1).max(8192).optional(),
-});
+const tokenResponse = lazy(() =>
+  z.object({
+    access_token: z.string().min(1).max(8192),
+    token_type: z.string().optional(),
+    expires_in: z
+      .number()
+      .int()
+      .positive()
+      .max(10 * 365 * 86400)
+      .optional(),
+    refresh_token: z.string().min(1).max(8192).optional(),
+  }),
+);
 
 /** RFC 6749 §5.2's `error`, only when it is a plain code (never the upstream's free text). */
 function oauthErrorCode(body: unknown): string | null {
@@ -56,7 +59,7 @@ function isTimeout(error: unknown): boolean {
 export async function exchangeCode(
   settings: FirsOAuthSettings,
   input: CodeExchange,
-): Promise<z.output<typeof tokenResponse>> {
+): Promise<z.output<ReturnType<typeof tokenResponse>>> {
   const form = new URLSearchParams({
     grant_type: 'authorization_code',
     code: input.code,
@@ -94,7 +97,7 @@ export async function exchangeCode(
       `The FIRS token endpoint refused the exchange (HTTP ${response.status}${code ? `, ${code}` : ''}).`,
     );
   }
-  const parsed = tokenResponse.safeParse(body);
+  const parsed = tokenResponse().safeParse(body);
   if (!parsed.success)
     throw new AppError('upstream_error', 'The FIRS token endpoint answered without a usable token.');
   return parsed.data;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { defineEndpoint } from '../http/endpoint.js';
 import { emailSchema } from '../identity/email.js';
+import { lazy } from '../lazy.js';
 import { displayNameSchema } from '../validation/text.js';
 import { masked } from './masking.js';
 import {
@@ -12,7 +13,7 @@ import {
 import { saveBusinessSettings, saveFirsCredentials } from './settings.service.js';
 
 const tags = ['Settings'];
-const tenantParams = z.object({ tenantId: z.uuid() });
+const tenantParams = lazy(() => z.object({ tenantId: z.uuid() }));
 const readers = { apiKey: { scopes: ['settings'] }, person: {} } as const;
 const writers = { apiKey: { scopes: ['settings'] }, person: { roles: ['owner', 'admin'] } } as const;
 const credentialHolders = {
@@ -20,49 +21,59 @@ const credentialHolders = {
   person: { roles: ['owner', 'admin'] },
 } as const;
 
-const line = z.string().trim().min(1).max(200);
+const line = lazy(() => z.string().trim().min(1).max(200));
 /** FIRS TINs are digits with hyphens (`12345678-0001`); 8–20 characters, starting with a digit. */
-const tinSchema = z
-  .string()
-  .trim()
-  .regex(/^\d[\d-]{7,19}$/, 'a TIN is 8–20 digits and hyphens');
-const phoneSchema = z
-  .string()
-  .trim()
-  .regex(/^\+?[0-9 ()-]{7,20}$/, 'a phone number: digits, spaces, ( ) -, optional +');
+const tinSchema = lazy(() =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d[\d-]{7,19}$/, 'a TIN is 8–20 digits and hyphens'),
+);
+const phoneSchema = lazy(() =>
+  z
+    .string()
+    .trim()
+    .regex(/^\+?[0-9 ()-]{7,20}$/, 'a phone number: digits, spaces, ( ) -, optional +'),
+);
 
-export const businessSettingsBody = z.strictObject({
-  legal_name: displayNameSchema,
-  trade_name: displayNameSchema.optional(),
-  tin: tinSchema,
-  email: emailSchema,
-  phone: phoneSchema.optional(),
-  address: z
-    .strictObject({
-      line1: line,
-      city: line,
-      state: line,
-      country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code (NG)'),
-    })
-    .optional(),
-});
+export const businessSettingsBody = lazy(() =>
+  z.strictObject({
+    legal_name: displayNameSchema(),
+    trade_name: displayNameSchema().optional(),
+    tin: tinSchema(),
+    email: emailSchema(),
+    phone: phoneSchema().optional(),
+    address: z
+      .strictObject({
+        line1: line(),
+        city: line(),
+        state: line(),
+        country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code (NG)'),
+      })
+      .optional(),
+  }),
+);
 
-const addressSchema = z.object({
-  line1: z.string(),
-  city: z.string(),
-  state: z.string(),
-  country: z.string(),
-});
-const businessSettingsView = z.object({
-  tenant_id: z.uuid(),
-  legal_name: z.string().nullable(),
-  trade_name: z.string().nullable(),
-  tin: z.string().nullable(),
-  email: z.string().nullable(),
-  phone: z.string().nullable(),
-  address: addressSchema.nullable(),
-  updated_at: z.string().nullable(),
-});
+const addressSchema = lazy(() =>
+  z.object({
+    line1: z.string(),
+    city: z.string(),
+    state: z.string(),
+    country: z.string(),
+  }),
+);
+const businessSettingsView = lazy(() =>
+  z.object({
+    tenant_id: z.uuid(),
+    legal_name: z.string().nullable(),
+    trade_name: z.string().nullable(),
+    tin: z.string().nullable(),
+    email: z.string().nullable(),
+    phone: z.string().nullable(),
+    address: addressSchema().nullable(),
+    updated_at: z.string().nullable(),
+  }),
+);
 
 function toBusinessView(tenantId: string, row: BusinessSettingsRow | undefined) {
   return {
@@ -72,7 +83,7 @@ function toBusinessView(tenantId: string, row: BusinessSettingsRow | undefined) 
     tin: row?.tin ?? null,
     email: row?.email ?? null,
     phone: row?.phone ?? null,
-    address: (row?.address ?? null) as z.infer<typeof addressSchema> | null,
+    address: (row?.address ?? null) as z.infer<ReturnType<typeof addressSchema>> | null,
     updated_at: row?.updated_at.toISOString() ?? null,
   };
 }
@@ -122,13 +133,15 @@ const secret = (max: number) =>
     .max(max)
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
-const firsCredentialsSchema = z.object({
-  client_id: z.string().nullable(),
-  client_secret: z.string().nullable().describe('The last 4 characters only (`…abcd`)'),
-  api_key: z.string().nullable().describe('The last 4 characters only (`…abcd`)'),
-  updated_at: z.string().nullable(),
-  oauth: z.object({ connected: z.boolean(), expires_at: z.string().nullable() }),
-});
+const firsCredentialsSchema = lazy(() =>
+  z.object({
+    client_id: z.string().nullable(),
+    client_secret: z.string().nullable().describe('The last 4 characters only (`…abcd`)'),
+    api_key: z.string().nullable().describe('The last 4 characters only (`…abcd`)'),
+    updated_at: z.string().nullable(),
+    oauth: z.object({ connected: z.boolean(), expires_at: z.string().nullable() }),
+  }),
+);
 
 async function firsCredentialsView(db: Parameters<typeof findFirsCredentials>[0], tenantId: string) {
   const [row, connection] = await Promise.all([
@@ -152,12 +165,17 @@ export const putFirsCredentialsEndpoint = defineEndpoint({
   auth: credentialHolders,
   tenant: 'path',
   params: tenantParams,
-  body: z.strictObject({
-    client_id: secret(200),
-    client_secret: secret(500),
-    api_key: secret(500).optional(),
-  }),
-  response: { status: 200, description: 'The saved credentials, masked', schema: firsCredentialsSchema },
+  body: () =>
+    z.strictObject({
+      client_id: secret(200),
+      client_secret: secret(500),
+      api_key: secret(500).optional(),
+    }),
+  response: {
+    status: 200,
+    description: 'The saved credentials, masked',
+    schema: firsCredentialsSchema,
+  },
   handler: async (ctx, { body }) => {
     await saveFirsCredentials(
       { db: ctx.db, actor: ctx.actor, tenantId: ctx.tenantId, at: ctx.now() },

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { pageQuery, pageSchema } from '../db/pagination.js';
 import { defineEndpoint } from '../http/endpoint.js';
+import { lazy } from '../lazy.js';
 import { resolveWithDns } from './destination-policy.js';
 import { eventPatternSchema } from './events.js';
 import { findWebhookTenant, listWebhooks } from './webhooks.repository.js';
@@ -10,12 +11,14 @@ const tags = ['Webhooks'];
 // A public key cannot carry `webhooks` (lib/vocabulary.ts), so the scope alone admits partner keys and up.
 const webhookKeys = { apiKey: { scopes: ['webhooks'] } } as const;
 
-const webhookSchema = z.object({
-  id: z.uuid(),
-  url: z.string(),
-  events: z.array(z.string()),
-  created_at: z.string(),
-});
+const webhookSchema = lazy(() =>
+  z.object({
+    id: z.uuid(),
+    url: z.string(),
+    events: z.array(z.string()),
+    created_at: z.string(),
+  }),
+);
 
 function toWebhookView(row: { id: string; url: string; events: string[]; created_at: Date }) {
   return { id: row.id, url: row.url, events: row.events, created_at: row.created_at.toISOString() };
@@ -28,14 +31,15 @@ export const createWebhookEndpoint = defineEndpoint({
   tags,
   auth: webhookKeys,
   tenant: 'caller',
-  body: z.strictObject({
-    url: z.string().max(2048),
-    events: z.array(eventPatternSchema).min(1).max(20),
-  }),
+  body: () =>
+    z.strictObject({
+      url: z.string().max(2048),
+      events: z.array(eventPatternSchema).min(1).max(20),
+    }),
   response: {
     status: 201,
     description: 'The subscription with its signing secret (shown only here)',
-    schema: webhookSchema.extend({ secret: z.string() }),
+    schema: () => webhookSchema().extend({ secret: z.string() }),
   },
   handler: async (ctx, { body }) => {
     const { row, secret } = await subscribeWebhook(
@@ -56,7 +60,11 @@ export const listWebhooksEndpoint = defineEndpoint({
   auth: webhookKeys,
   tenant: 'caller',
   query: pageQuery,
-  response: { status: 200, description: 'A page of subscriptions', schema: pageSchema(webhookSchema) },
+  response: {
+    status: 200,
+    description: 'A page of subscriptions',
+    schema: () => pageSchema(webhookSchema()),
+  },
   handler: async (ctx, { query }) => {
     const page = await listWebhooks(ctx.db, ctx.tenantId, query);
     return { data: page.data.map(toWebhookView), next_cursor: page.next_cursor };
@@ -70,7 +78,7 @@ export const deleteWebhookEndpoint = defineEndpoint({
   tags,
   auth: webhookKeys,
   tenant: { ownerOf: 'id', lookup: findWebhookTenant },
-  params: z.object({ id: z.uuid() }),
+  params: () => z.object({ id: z.uuid() }),
   response: { status: 204, description: 'Deleted' },
   handler: async (ctx, { params }) => {
     await unsubscribeWebhook(

@@ -5,12 +5,13 @@ import { emailSchema } from '../identity/email.js';
 import { addMember, changeMember, removeMember } from '../identity/team.service.js';
 import { listTenantUsers } from '../identity/user.repository.js';
 import { memberSchema, roleSchema, toMemberView } from '../identity/views.js';
+import { lazy } from '../lazy.js';
 import { policies } from '../ratelimit/policies.js';
 import { displayNameSchema } from '../validation/text.js';
 
 const tags = ['Team members'];
-const tenantParams = z.object({ tenantId: z.uuid() });
-const memberParams = z.object({ tenantId: z.uuid(), memberId: z.uuid() });
+const tenantParams = lazy(() => z.object({ tenantId: z.uuid() }));
+const memberParams = lazy(() => z.object({ tenantId: z.uuid(), memberId: z.uuid() }));
 const managers = { apiKey: { scopes: ['team'] }, person: { roles: ['owner', 'admin'] } } as const;
 
 export const listMembersEndpoint = defineEndpoint({
@@ -24,7 +25,7 @@ export const listMembersEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A page of team members',
-    schema: pageSchema(memberSchema),
+    schema: () => pageSchema(memberSchema()),
   },
   handler: async (ctx, { params, query }) => {
     const page = await listTenantUsers(ctx.db, params.tenantId, query);
@@ -39,13 +40,13 @@ export const addMemberEndpoint = defineEndpoint({
   tags,
   auth: managers,
   params: tenantParams,
-  body: z.strictObject({ email: emailSchema, name: displayNameSchema, role: roleSchema }),
+  body: () => z.strictObject({ email: emailSchema(), name: displayNameSchema(), role: roleSchema() }),
   // Successes and refusals (a 409 for an existing email included) count alike: see API.md §5.
   rateLimit: { byTenant: policies.teamInviteByTenant, byCaller: policies.teamInviteByCaller },
   response: {
     status: 201,
     description: 'The new member and their temporary password',
-    schema: z.object({ member: memberSchema, temporary_password: z.string() }),
+    schema: () => z.object({ member: memberSchema(), temporary_password: z.string() }),
   },
   errors: [409],
   handler: async (ctx, { params, body }) => {
@@ -67,9 +68,10 @@ export const changeMemberEndpoint = defineEndpoint({
   tags,
   auth: managers,
   params: memberParams,
-  body: z
-    .strictObject({ role: roleSchema.optional(), status: z.enum(['active', 'disabled']).optional() })
-    .refine((body) => body.role !== undefined || body.status !== undefined, 'send role or status'),
+  body: () =>
+    z
+      .strictObject({ role: roleSchema().optional(), status: z.enum(['active', 'disabled']).optional() })
+      .refine((body) => body.role !== undefined || body.status !== undefined, 'send role or status'),
   response: { status: 200, description: 'The updated member', schema: memberSchema },
   errors: [409],
   handler: async (ctx, { params, body }) => {

@@ -20,10 +20,11 @@ export const createTenantEndpoint = defineEndpoint({
   response: {
     status: 201,
     description: 'The new tenant and its owner, whose temporary password is shown only here',
-    schema: z.object({
-      tenant: tenantSchema,
-      owner: z.object({ id: z.uuid(), email: z.string(), temporary_password: z.string() }),
-    }),
+    schema: () =>
+      z.object({
+        tenant: tenantSchema(),
+        owner: z.object({ id: z.uuid(), email: z.string(), temporary_password: z.string() }),
+      }),
   },
   errors: [409],
   handler: async (ctx, { body }) => {
@@ -73,7 +74,7 @@ export const listTenantsEndpoint = defineEndpoint({
   response: {
     status: 200,
     description: 'A page of tenants',
-    schema: pageSchema(tenantSchema),
+    schema: () => pageSchema(tenantSchema()),
   },
   handler: async (ctx, { query }) => {
     const page = await listTenants(ctx.db, query);

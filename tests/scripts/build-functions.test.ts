@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import type { Metafile } from 'esbuild';
 import { functionManifest } from '../../lib/endpoints.js';
 import {
   buildFunctions,
@@ -19,6 +20,8 @@ import {
   EMBEDDED_ONLY,
   FUNCTIONS_DIR,
   type FunctionBundle,
+  familiesModule,
+  METAFILE,
 } from '../../scripts/build-functions.js';
 import { projectRoot } from '../../scripts/vercel-local.js';
 import { TEST_ADMIN_KEY } from '../support/backends.js';
@@ -79,8 +82,31 @@ describe('npm run build:functions', () => {
         /node_modules\/zod\/v4\/locales\/(?!en\.js)/.test(input),
       );
       assert.deepEqual(locales, [], `${bundle.file} bundles zod's locales`);
+      // Migrations run in the build and in embedded mode, never in a deployed function's request.
+      assert.ok(!bundle.inputs.includes('lib/db/migrate.ts'), `${bundle.file} loads the migrator at import`);
       assert.ok(packages.has('kysely') && packages.has('zod'), `${bundle.file} bundles its dependencies`);
     }
+  });
+
+  it('reads at import only the endpoint families of its own function', () => {
+    // Each function's families (lib/api/…) are all a bundle loads of lib/**/*.endpoints.ts: auth never
+    // compiles the tenants' code, and meta loads the families of its OpenAPI document on request.
+    const endpointModules = (inputs: readonly string[]) =>
+      inputs.filter((input) => /^lib\/.*\.endpoints\.ts$/.test(input)).sort();
+    const metafile = JSON.parse(readFileSync(join(outdir, METAFILE), 'utf8')) as Metafile;
+    const byFile = new Map(bundles.map((bundle) => [bundle.file, endpointModules(bundle.inputs)]));
+    for (const bundle of bundles) {
+      const own = (metafile.inputs[familiesModule(bundle.file)]?.imports ?? []).map(
+        (imported) => imported.path,
+      );
+      assert.deepEqual(byFile.get(bundle.file), endpointModules(own), bundle.file);
+    }
+    assert.deepEqual(byFile.get('api/meta.js'), ['lib/meta/meta.endpoints.ts']);
+    assert.deepEqual(byFile.get('api/v1/auth.js'), [
+      'lib/identity/auth.endpoints.ts',
+      'lib/resources/firs-oauth.endpoints.ts',
+    ]);
+    assert.ok(byFile.get('api/v1/core.js')?.includes('lib/tenants/tenants.endpoints.ts'));
   });
 
   it('serves requests from the bundles alone, in a plain Node process', () => {

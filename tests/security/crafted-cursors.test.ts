@@ -52,7 +52,7 @@ forEachBackend('crafted list cursors', (ctx) => {
       scopes: [...tierRules.partner.scopes],
     });
     const lists = allEndpoints().filter(
-      (endpoint) => endpoint.method === 'GET' && endpoint.query === pageQuery,
+      (endpoint) => endpoint.method === 'GET' && endpoint.query === pageQuery(),
     );
     assert.ok(lists.length >= 3, lists.map((endpoint) => endpoint.path).join(', '));
     for (const endpoint of lists) {
