@@ -26,7 +26,7 @@ import { type Endpoint, type HandlerContext, Reply } from './endpoint.js';
 import { problemFromError, problemResponse } from './problem.js';
 import { rateLimitHeaders, secondsUntilReset } from './rate-limit-headers.js';
 import type { Router } from './router.js';
-import { TextResponse } from './text-response.js';
+import { textResponse } from './text-response.js';
 import { zodFieldErrors } from './validation.js';
 
 /**
@@ -483,7 +483,7 @@ function render(
   // Lower-cased, so a handler's `Cache-Control` replaces ours instead of joining it.
   for (const [name, value] of Object.entries(reply.headers)) headers[name.toLowerCase()] = value;
   if (empty || head) return new Response(null, { status: reply.status, headers });
-  return new TextResponse(JSON.stringify(reply.body), { status: reply.status, headers });
+  return textResponse(JSON.stringify(reply.body), { status: reply.status, headers });
 }
 
 function errorResponse(

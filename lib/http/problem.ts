@@ -1,5 +1,5 @@
 import { AppError, type ErrorCode, errorCatalog, type FieldError } from '../errors.js';
-import { TextResponse } from './text-response.js';
+import { textResponse } from './text-response.js';
 
 export const PROBLEM_TYPE_BASE = '/docs/errors#';
 
@@ -23,7 +23,7 @@ export function problemResponse(init: ProblemInit): Response {
     request_id: init.requestId,
     ...(init.errors && init.errors.length > 0 ? { errors: init.errors } : {}),
   };
-  return new TextResponse(JSON.stringify(body), {
+  return textResponse(JSON.stringify(body), {
     status: entry.status,
     headers: { 'content-type': 'application/problem+json', ...challengeFor(init.code), ...init.headers },
   });

@@ -114,6 +114,8 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
     await page.getByLabel('Password').fill(tenant.owner.password);
     await page.getByLabel('Password').press('Enter');
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
+    // The heading shows before the list has loaded: wait for the list's answer, not a fixed moment.
+    await page.getByText('No API keys yet').waitFor();
     assert.match(await page.locator('main').innerText(), /No API keys yet/);
     assert.match(
       await page.locator('header').innerText(),

@@ -109,6 +109,31 @@ describe('npm run build:functions', () => {
     assert.ok(byFile.get('api/v1/core.js')?.includes('lib/tenants/tenants.endpoints.ts'));
   });
 
+  it("reads none of Node's fetch globals at import (the platform loads them for the first request)", () => {
+    // Node defines Response, Request, Headers and FormData as getters that load undici (~30 ms of CPU) on
+    // first read; a class that `extends Response` at module level would pay that in every cold import
+    // (lib/http/text-response.ts makes its class on first use). A bare function pays it on its first
+    // request, when Vercel's launcher builds the Request; so should ours.
+    for (const bundle of bundles) {
+      const script = `
+        const names = ['Response', 'Request', 'Headers', 'FormData'];
+        const unread = () => names.filter((name) => 'get' in Object.getOwnPropertyDescriptor(globalThis, name));
+        const before = unread();
+        await import(${JSON.stringify(pathToFileURL(bundle.entry).href)});
+        console.log(JSON.stringify({ before, after: unread() }));
+      `;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: outdir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent' },
+      });
+      assert.equal(result.status, 0, result.stderr);
+      const { before, after } = JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
+      assert.equal(before.length, 4, 'the globals start unread');
+      assert.deepEqual(after, before, `${bundle.file} reads a fetch global at import`);
+    }
+  });
+
   it('serves requests from the bundles alone, in a plain Node process', () => {
     const entries = Object.fromEntries(
       bundles.map((bundle) => [bundle.file, pathToFileURL(bundle.entry).href]),

@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { TextResponse, takeText } from '../../lib/http/text-response.js';
+import { takeText, textResponse } from '../../lib/http/text-response.js';
 
 const BODY = '{"greeting":"héllo"}';
 const make = () =>
-  new TextResponse(BODY, { status: 201, headers: { 'content-type': 'application/json; charset=utf-8' } });
+  textResponse(BODY, { status: 201, headers: { 'content-type': 'application/json; charset=utf-8' } });
 
 it('reads like a Response built from the same string', async () => {
   const response = make();
