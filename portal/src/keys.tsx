@@ -5,16 +5,7 @@ import { call, type Me } from './api.js';
 import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { canChangeKeyOfTier, canManageKeys, creatableTiers, scopesFor } from './permissions.js';
 import type { ApiKey } from './types.js';
-import {
-  BusyButton,
-  Dialog,
-  ErrorBox,
-  Field,
-  fieldErrors,
-  formatDate,
-  useAction,
-  usePagedList,
-} from './ui.js';
+import { Dialog, ErrorBox, Field, fieldErrors, formatDate, LoadMore, useAction, usePagedList } from './ui.js';
 
 export const maskedKey = (key: ApiKey) => `${key.prefix}…${key.last4}`;
 
@@ -147,16 +138,7 @@ export function KeysPage({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {hasMore ? (
-        <BusyButton
-          type="button"
-          kind="secondary"
-          busy={busy}
-          label="Load more keys"
-          busyLabel="Loading…"
-          onClick={more}
-        />
-      ) : null}
+      {hasMore ? <LoadMore busy={busy} what="keys" onClick={more} /> : null}
       {open?.kind === 'create' ? <CreateKeyDialog me={me} onClose={close} /> : null}
       {open?.kind === 'edit' ? <EditKeyDialog apiKey={open.key} onClose={close} /> : null}
       {open?.kind === 'rotate' ? <RotateKeyDialog apiKey={open.key} onClose={close} /> : null}

@@ -5,16 +5,7 @@ import { call, type Me } from './api.js';
 import { ConfirmDialog, FormActions, SecretDialog } from './dialogs.js';
 import { assignableRoles } from './permissions.js';
 import type { Member } from './types.js';
-import {
-  BusyButton,
-  Dialog,
-  ErrorBox,
-  Field,
-  fieldErrors,
-  formatDate,
-  useAction,
-  usePagedList,
-} from './ui.js';
+import { Dialog, ErrorBox, Field, fieldErrors, formatDate, LoadMore, useAction, usePagedList } from './ui.js';
 
 export function TeamPage({ me }: { me: Me }) {
   const base = `/v1/tenants/${me.tenant.id}/team-members`;
@@ -125,16 +116,7 @@ export function TeamPage({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {hasMore ? (
-        <BusyButton
-          type="button"
-          kind="secondary"
-          busy={busy}
-          label="Load more members"
-          busyLabel="Loading…"
-          onClick={more}
-        />
-      ) : null}
+      {hasMore ? <LoadMore busy={busy} what="members" onClick={more} /> : null}
       {adding ? (
         <AddMemberDialog
           base={base}

@@ -194,6 +194,20 @@ export function useAction() {
   return { busy, error, setError, run };
 }
 
+/** The button under a paged list (usePagedList) that appends its next page. */
+export function LoadMore({ busy, what, onClick }: { busy: boolean; what: string; onClick: () => void }) {
+  return (
+    <BusyButton
+      type="button"
+      kind="secondary"
+      busy={busy}
+      label={`Load more ${what}`}
+      busyLabel="Loading…"
+      onClick={onClick}
+    />
+  );
+}
+
 /**
  * A list the API pages forward with `next_cursor`: the first page on mount, `more()` appends the next,
  * `reload()` starts again from the first. `busy` and `error` are the loading action's.
