@@ -43,6 +43,8 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 export interface Logger {
+  /** Whether a line at `level` is written: a caller can skip building fields nobody reads. */
+  enabled(level: Exclude<LogLevel, 'silent'>): boolean;
   debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -65,6 +67,7 @@ export function createLogger(
     );
   };
   return {
+    enabled: (at) => ORDER[at] >= ORDER[level],
     debug: (message, fields) => emit('debug', message, fields),
     info: (message, fields) => emit('info', message, fields),
     warn: (message, fields) => emit('warn', message, fields),

@@ -10,11 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
-import { type Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { loadEnvFiles } from './load-env.js';
+import { NodeIncoming, type Written, writeAnswer } from './node-exchange.js';
 import {
   createVercelRouter,
-  FETCH_FORBIDDEN_METHODS,
   FUNCTION_METHODS,
   functionExports,
   platformNotFound,
@@ -89,11 +89,9 @@ const app = await getDefaultApp();
 if (app.database.kind !== 'pglite') await migrate(app.database);
 
 const router = createVercelRouter();
-const { bareProblem, refuseMethod } = await import('../lib/http/pipeline.js');
-const { takeText } = await import('../lib/http/text-response.js');
+const { answerRequest, invalidRequest, methodRefusal } = await import('../lib/http/pipeline.js');
 
 type FunctionModule = import('../lib/http/mount.js').Mounted;
-type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /**
  * Each function is mounted once, on first use, and reused: `import()` of a cached module still runs
@@ -113,106 +111,68 @@ function functionModule(file: string): Promise<FunctionModule> {
 
 /**
  * What Vercel (and, where Vercel answers before our code, our pipeline) would answer, and the headers
- * vercel.json adds to it (a header the response sets itself wins, as on Vercel). They are added when
- * the response is written, to a plain object: a has + set per header on the Response's Headers cost
- * more than the rest of the writing.
+ * vercel.json adds to it when it is written. A function's request goes to the pipeline as node:http
+ * parsed it (scripts/node-exchange.ts), to the same `answerRequest` that Vercel's Web handlers call
+ * (lib/http/mount.ts): no Web Request or Response is built for it (decision 0036).
  */
-interface Answer {
-  readonly response: Response;
+interface Answered {
+  readonly answer: Written;
   readonly routeHeaders: Readonly<Record<string, string>>;
+  /** The request as the pipeline read it (a function's requests only). */
+  readonly incoming?: NodeIncoming;
 }
 
-async function answer(req: IncomingMessage): Promise<Answer> {
+async function answer(req: IncomingMessage): Promise<Answered> {
   const method = req.method ?? 'GET';
   // Only origin-form targets (`/path`) name a resource here; CONNECT's `host:port` and the like do not.
-  if (!req.url?.startsWith('/')) return { response: bareProblem('invalid_request'), routeHeaders: {} };
-  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `localhost:${port}`}`);
+  if (!req.url?.startsWith('/')) return { answer: invalidRequest(), routeHeaders: {} };
+  const url = new URL(req.url, `http://${req.headers.host ?? `localhost:${port}`}`);
   const resolution = router.resolve(url);
   if (resolution.kind === 'static')
-    return { response: staticResponse(resolution.file, method), routeHeaders: resolution.headers };
-  if (resolution.kind === 'none') return { response: platformNotFound(), routeHeaders: resolution.headers };
+    return {
+      answer: await written(staticResponse(resolution.file, method)),
+      routeHeaders: resolution.headers,
+    };
+  if (resolution.kind === 'none')
+    return { answer: await written(platformNotFound()), routeHeaders: resolution.headers };
   const module = await functionModule(resolution.file);
-  const handler = FUNCTION_METHODS.has(method) ? module[method as Method] : undefined;
-  // TRACE, CONNECT, PROPFIND …: handled before `new Request`, which refuses some of them outright.
-  if (!handler || FETCH_FORBIDDEN_METHODS.has(method)) {
+  // TRACE, CONNECT, PROPFIND …: no method handler of a function file (Vercel's runtime would not call
+  // one), answered as the pipeline answers a method a path does not serve.
+  if (!FUNCTION_METHODS.has(method)) {
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin : null;
-    const response = refuseMethod(app, module.router, resolution.url, origin);
-    return { response, routeHeaders: resolution.headers };
+    return {
+      answer: methodRefusal(app, module.router, resolution.url, origin),
+      routeHeaders: resolution.headers,
+    };
   }
-  // A plain object (Node's names are lower-case already): the Request fills its Headers once from it.
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  // As Vercel's edge does: the client IP comes from the connection, never from the client's headers.
-  const ip = req.socket.remoteAddress ?? '127.0.0.1';
-  headers['x-forwarded-for'] = ip;
-  headers['x-real-ip'] = ip;
-  const hasBody = method !== 'GET' && method !== 'HEAD';
-  const request = new Request(resolution.url.href, {
-    method,
-    headers,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
-  } as RequestInit);
-  return { response: await handler(request), routeHeaders: resolution.headers };
+  const incoming = new NodeIncoming(req, resolution.url);
+  const answered = await answerRequest(app, module.router, incoming);
+  return { answer: answered, routeHeaders: resolution.headers, incoming };
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { response, routeHeaders } = await answer(req);
-  const headers = headersOf(response, routeHeaders);
-  // The pipeline's answers carry their body as one string (lib/http/text-response.ts): written as is,
-  // with the head in one write, and no stream built or read.
-  const body = takeText(response) ?? (await streamedBody(response));
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  // The whole body is known: say its length rather than send it chunked.
-  if (length > 0 && !('content-length' in headers)) headers['content-length'] = String(length);
-  res.writeHead(response.status, headers);
-  res.end(body);
+  const { answer: answered, routeHeaders, incoming } = await answer(req);
+  writeAnswer(req, res, answered, routeHeaders, incoming);
 }
 
-/** A response's body as bytes (a string the pipeline built, or read off the stream). */
-async function bodyOf(response: Response): Promise<Buffer> {
-  const text = takeText(response);
-  return text === null ? streamedBody(response) : Buffer.from(text);
-}
-
-/**
- * A response's body, read straight off its stream: `Response.arrayBuffer()` goes through the Fetch
- * spec's full-read machinery, which cost ~10× more per response than the reads themselves.
- */
-async function streamedBody(response: Response): Promise<Buffer> {
-  if (!response.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-}
-
-/** The response's headers, then vercel.json's where the response sets none of that name. */
-function headersOf(
-  response: Response,
-  routeHeaders: Readonly<Record<string, string>>,
-): Record<string, string> {
+/** A Web Response of the platform's own (a static file, Vercel's 404) as the server writes it. */
+async function written(response: Response): Promise<Written> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
-  for (const name in routeHeaders) if (!(name in headers)) headers[name] = routeHeaders[name] as string;
-  return headers;
+  const body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
+  return { status: response.status, headers, body };
 }
 
-/** Writes a whole response straight to a socket (a request Node's parser refused has no ServerResponse). */
-async function writeRaw(socket: Duplex, { response, routeHeaders }: Answer): Promise<void> {
-  const body = await bodyOf(response);
-  const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`];
-  for (const [name, value] of Object.entries(headersOf(response, routeHeaders)))
-    head.push(`${name}: ${value}`);
-  head.push(`content-length: ${body.length}`, 'connection: close', '', '');
-  socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), body]));
+/** Writes a whole answer straight to a socket (a request Node's parser refused has no ServerResponse). */
+function writeRaw(socket: Duplex, { answer: { status, headers, body }, routeHeaders }: Answered): void {
+  const bytes = body === null ? Buffer.alloc(0) : Buffer.from(body);
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
+  for (const name in headers) head.push(`${name}: ${headers[name]}`);
+  for (const name in routeHeaders) if (!(name in headers)) head.push(`${name}: ${routeHeaders[name]}`);
+  head.push(`content-length: ${bytes.length}`, 'connection: close', '', '');
+  socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), bytes]));
 }
 
 const server = createServer((req, res) => {
@@ -239,9 +199,7 @@ server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     socket.destroy();
     return;
   }
-  writeRaw(socket, { response: bareProblem('invalid_request'), routeHeaders: {} }).catch(() =>
-    socket.destroy(),
-  );
+  writeRaw(socket, { answer: invalidRequest(), routeHeaders: {} });
 });
 // HOST=127.0.0.1 keeps it off other interfaces (the load benchmark sets it); by default, every one.
 const onListening = () => {

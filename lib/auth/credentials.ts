@@ -1,4 +1,5 @@
 import { BadRequestError } from '../errors.js';
+import type { HeaderReader } from '../http/exchange.js';
 import { containsSecret } from '../vocabulary.js';
 
 /** A credential as presented on the request, before it is verified. */
@@ -58,7 +59,7 @@ export function assertNoCredentialsInUrl(url: URL): void {
  * Reads the one credential a request carries. More than one (of any kinds) is ambiguous: guessing
  * which one the caller meant would let a weaker credential ride along with a stronger one.
  */
-export function extractCredential(headers: Headers): PresentedCredential | null {
+export function extractCredential(headers: HeaderReader): PresentedCredential | null {
   const found: PresentedCredential[] = [];
   const apiKey = headers.get('x-api-key');
   if (apiKey !== null) found.push({ kind: 'api_key', secret: apiKey.trim() });

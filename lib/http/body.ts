@@ -1,16 +1,18 @@
 import { AppError, BadRequestError } from '../errors.js';
+import type { Incoming } from './exchange.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Reads a JSON body of at most 64 KiB. The limit is enforced while streaming, so a client that lies
  * about (or omits) Content-Length cannot make us buffer more. An empty body reads as `{}`, so that
- * endpoints whose fields are all optional accept a bare POST.
+ * endpoints whose fields are all optional accept a bare POST. The one reader of request bodies, for
+ * a Web `Request` and a node:http request alike (lib/http/exchange.ts).
  */
-export async function readJsonBody(request: Request): Promise<unknown> {
+export async function readJsonBody(request: Incoming): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw new AppError('payload_too_large');
-  const text = await readLimited(request);
+  const text = await readLimited(request.body());
   if (text.trim() === '') return {};
   const contentType = request.headers.get('content-type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType.trim())) {
@@ -24,20 +26,15 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   }
 }
 
-async function readLimited(request: Request): Promise<string> {
-  if (!request.body) return '';
-  const reader = request.body.getReader();
+async function readLimited(body: AsyncIterable<Uint8Array> | null): Promise<string> {
+  if (!body) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw new AppError('payload_too_large');
-    }
-    chunks.push(value);
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    // Leaving the loop ends the reading (the iterator's return): nothing past the limit is buffered.
+    if (size > MAX_BODY_BYTES) throw new AppError('payload_too_large');
+    chunks.push(chunk);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));

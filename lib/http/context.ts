@@ -3,13 +3,15 @@ import type { Actor, Caller } from '../auth/caller.js';
 import type { PresentedCredential } from '../auth/credentials.js';
 import type { Db } from '../db/database.js';
 import type { Throttle } from '../ratelimit/throttle.js';
+import type { HeaderReader } from './exchange.js';
 
 /** The one typed context built per request and handed to every handler. */
 export interface RequestContext extends Throttle {
   readonly app: App;
   readonly db: Db;
   readonly requestId: string;
-  readonly request: Request;
+  /** The request's headers (the few handlers that read one: User-Agent, Idempotency-Key). */
+  readonly headers: HeaderReader;
   readonly url: URL;
   /** The client IP (normalised), or null when the platform did not tell us. */
   readonly ip: string | null;

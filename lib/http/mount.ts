@@ -2,8 +2,9 @@ import { getDefaultApp } from '../app.js';
 import { ConfigError } from '../config.js';
 import { createLogger } from '../log.js';
 import type { Endpoint } from './endpoint.js';
+import { responseOf } from './exchange.js';
 import { handleRequest } from './pipeline.js';
-import { problemResponse } from './problem.js';
+import { problemAnswer } from './problem.js';
 import { createRouter, type Router } from './router.js';
 
 type Handler = (request: Request) => Promise<Response>;
@@ -34,11 +35,13 @@ export function mount(endpoints: readonly Endpoint[]): Mounted {
       // One line naming the bad setting (ConfigError's message); never the values themselves.
       const line = error instanceof ConfigError ? error.message : 'start-up failed';
       createLogger('error').error(line, error instanceof ConfigError ? {} : { error });
-      return problemResponse({
-        code: 'service_unavailable',
-        requestId: 'req_startup',
-        headers: { 'retry-after': '30' },
-      });
+      return responseOf(
+        problemAnswer({
+          code: 'service_unavailable',
+          requestId: 'req_startup',
+          headers: { 'retry-after': '30' },
+        }),
+      );
     }
     return handleRequest(app, router, request);
   };

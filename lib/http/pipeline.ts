@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { App } from '../app.js';
 import { authenticate } from '../auth/authenticate.js';
 import { authorize } from '../auth/authorize.js';
-import { actorOf, type Caller, callerKey, callerTenantId, isAdmin } from '../auth/caller.js';
+import { type Actor, actorOf, type Caller, callerKey, callerTenantId, isAdmin } from '../auth/caller.js';
 import {
   assertNoCredentialsInUrl,
   extractCredential,
@@ -23,10 +23,10 @@ import { clientIp } from './client-ip.js';
 import type { RequestContext } from './context.js';
 import { corsHeaders, preflightHeaders } from './cors.js';
 import { type Endpoint, type HandlerContext, Reply } from './endpoint.js';
-import { problemFromError, problemResponse } from './problem.js';
+import { type Answer, type HeaderReader, type Incoming, incomingOf, responseOf } from './exchange.js';
+import { problemAnswer, problemFromError } from './problem.js';
 import { rateLimitHeaders, secondsUntilReset } from './rate-limit-headers.js';
 import type { Router } from './router.js';
-import { textResponse } from './text-response.js';
 import { zodFieldErrors } from './validation.js';
 
 /**
@@ -64,10 +64,52 @@ class LimitTracker {
       this.tightest = { policy, result };
   }
   /** Adds the tightest outcome's headers to `headers` (none when no limit was counted). */
-  addHeaders(headers: Record<string, string>, nowMs: number): Record<string, string> {
+  addHeaders(headers: Record<string, string>, app: App): Record<string, string> {
     return this.tightest
-      ? Object.assign(headers, rateLimitHeaders(this.tightest.policy, this.tightest.result, nowMs))
+      ? Object.assign(
+          headers,
+          rateLimitHeaders(this.tightest.policy, this.tightest.result, app.now().getTime()),
+        )
       : headers;
+  }
+}
+
+/**
+ * The context handed to services and the handler: one object per request, its methods on the class
+ * (no closures made per request). The pipeline sets `caller`, `tenantId` and `actor` once the caller
+ * is verified, before the handler runs.
+ */
+class Context implements RequestContext {
+  readonly db: Db;
+  caller: Caller = ANONYMOUS;
+  tenantId: string | null = null;
+  actor: Actor;
+  constructor(
+    readonly app: App,
+    readonly requestId: string,
+    readonly headers: HeaderReader,
+    readonly url: URL,
+    readonly ip: string | null,
+    readonly credential: PresentedCredential | null,
+    readonly limits: LimitTracker,
+  ) {
+    this.db = app.db;
+    this.actor = actorOf(ANONYMOUS, ip, requestId);
+  }
+  now(): Date {
+    return this.app.now();
+  }
+  async rateLimit(policy: RateLimitPolicy, identifier: string, cost = 1): Promise<RateLimitResult> {
+    const result = await this.app.limiter.limit(policy, identifier, cost);
+    this.limits.record(policy, result);
+    if (!result.allowed) throw new RateLimitedError(policy, result);
+    return result;
+  }
+  async checkRateLimit(policy: RateLimitPolicy, identifier: string): Promise<RateLimitResult> {
+    const result = await this.app.limiter.peek(policy, identifier);
+    this.limits.record(policy, result);
+    if (!result.allowed) throw new RateLimitedError(policy, result);
+    return result;
   }
 }
 
@@ -93,50 +135,55 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: 'bo
 }
 
 /**
- * Runs one request through the fixed order of checks: credentials in the URL, route, credential
- * extraction and verification, tenant isolation, authorisation, rate limit, input validation, the
- * handler, and error rendering. No handler repeats any of these.
+ * A function's Web handler (lib/http/mount.ts, and every test): the Request read through
+ * `incomingOf`, the answer made a Response. The work is `answerRequest`'s, which the local server
+ * calls with node:http's request directly (scripts/node-exchange.ts).
  */
 export async function handleRequest(app: App, router: Router, request: Request): Promise<Response> {
-  const requestId = newRequestId();
-  const started = app.now().getTime();
-  const limits = new LimitTracker();
-  const origin = request.headers.get('origin');
-  // A new object each time, built in place (the answer's headers are filled from it once).
-  const headers = (): Record<string, string> => {
-    const all = baseHeaders(requestId);
-    if (origin !== null) Object.assign(all, corsHeaders(origin, app.config.corsOrigins));
-    return limits.addHeaders(all, app.now().getTime());
-  };
-  const ip = clientIp(request.headers);
-  let caller: Caller = ANONYMOUS;
   let url: URL;
   try {
     url = new URL(request.url);
   } catch {
-    return finish(problemResponse({ code: 'invalid_request', requestId }), headers());
+    const origin = request.headers.get('origin');
+    return responseOf(withHeaders(invalidRequest(), corsHeaders(origin, app.config.corsOrigins)));
   }
+  return responseOf(await answerRequest(app, router, incomingOf(request, url)));
+}
+
+/**
+ * Runs one request through the fixed order of checks: credentials in the URL, route, credential
+ * extraction and verification, tenant isolation, authorisation, rate limit, input validation, the
+ * handler, and error rendering. No handler repeats any of these.
+ */
+export async function answerRequest(app: App, router: Router, request: Incoming): Promise<Answer> {
+  const requestId = newRequestId();
+  const debug = app.log.enabled('debug');
+  const started = debug ? app.now().getTime() : 0;
+  const limits = new LimitTracker();
+  const origin = request.headers.get('origin');
+  const ip = clientIp(request.headers);
+  const url = request.url;
+  let caller: Caller = ANONYMOUS;
   try {
     assertNoCredentialsInUrl(url);
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const match = router.match(method, url.pathname);
     if (request.method === 'OPTIONS' && match.kind !== 'not_found') {
       const allowed = allowedMethods(router, url.pathname);
-      return finish(new Response(null, { status: 204, headers: { allow: allowed.join(', ') } }), {
-        ...headers(),
-        ...preflightHeaders(origin, app.config.corsOrigins, allowed),
-      });
+      const headers = pipelineHeaders(app, requestId, origin, limits);
+      Object.assign(headers, preflightHeaders(origin, app.config.corsOrigins, allowed));
+      headers.allow = allowed.join(', ');
+      return { status: 204, headers, body: null };
     }
     if (match.kind === 'not_found') throw new NotFoundError('No such endpoint.');
     if (match.kind === 'wrong_method') {
-      return finish(problemResponse({ code: 'method_not_allowed', requestId }), {
-        ...headers(),
-        allow: allowedMethods(router, url.pathname).join(', '),
-      });
+      const answer = problemAnswer({ code: 'method_not_allowed', requestId });
+      answer.headers.allow = allowedMethods(router, url.pathname).join(', ');
+      return withHeaders(answer, pipelineHeaders(app, requestId, origin, limits));
     }
     const { endpoint } = match;
     const credential = extractCredential(request.headers);
-    const ctx = buildContext(app, request, url, requestId, ip, credential, limits);
+    const ctx = new Context(app, requestId, request.headers, url, ip, credential, limits);
     caller = await identify(ctx, endpoint, credential);
     const params = parseParams(endpoint, match.params);
     // Before the role and scope checks: another tenant's resource is a 404 whatever the caller's role.
@@ -173,18 +220,26 @@ export async function handleRequest(app: App, router: Router, request: Request):
     const body = endpoint.body ? parseOrThrow(endpoint.body, await readJsonBody(request), 'body') : undefined;
     const byBody = endpoint.rateLimit?.byBody;
     if (byBody) await ctx.rateLimit(byBody.policy, byBody.key(body));
-    const tenantId = tenantFor(endpoint, tenant, body, query);
-    const authed = { ...ctx, caller, tenantId, actor: actorOf(caller, ip, requestId) };
-    const result = await endpoint.handler(authed as HandlerContext, { body, query, params });
-    const response = render(endpoint, result, headers(), request.method === 'HEAD');
-    app.log.debug('request', {
-      requestId,
-      method,
-      path: url.pathname,
-      status: response.status,
-      ms: app.now().getTime() - started,
-    });
-    return response;
+    ctx.tenantId = tenantFor(endpoint, tenant, body, query);
+    ctx.caller = caller;
+    ctx.actor = actorOf(caller, ip, requestId);
+    const result = await endpoint.handler(ctx as HandlerContext, { body, query, params });
+    const answer = render(
+      endpoint,
+      result,
+      pipelineHeaders(app, requestId, origin, limits),
+      request.method === 'HEAD',
+    );
+    if (debug) {
+      app.log.debug('request', {
+        requestId,
+        method,
+        path: url.pathname,
+        status: answer.status,
+        ms: app.now().getTime() - started,
+      });
+    }
+    return answer;
   } catch (error) {
     let answer = error;
     try {
@@ -192,8 +247,23 @@ export async function handleRequest(app: App, router: Router, request: Request):
     } catch (refused) {
       answer = refused;
     }
-    return finish(errorResponse(app, answer, requestId, request, url), headers());
+    return withHeaders(
+      errorAnswer(app, answer, requestId, request.method, url),
+      pipelineHeaders(app, requestId, origin, limits),
+    );
   }
+}
+
+/** The pipeline's own headers for an answer (a new object, filled in place from then on). */
+function pipelineHeaders(
+  app: App,
+  requestId: string,
+  origin: string | null,
+  limits: LimitTracker,
+): Record<string, string> {
+  const headers = baseHeaders(requestId);
+  if (origin !== null) Object.assign(headers, corsHeaders(origin, app.config.corsOrigins));
+  return limits.addHeaders(headers, app);
 }
 
 /**
@@ -202,59 +272,26 @@ export async function handleRequest(app: App, router: Router, request: Request):
  * as handleRequest answers any other method a path does not serve: `405 method_not_allowed` with
  * `Allow` on a known path, `404 not_found` on an unknown one. Used by the local server.
  */
-export function refuseMethod(app: App, router: Router, url: URL, origin: string | null): Response {
+export function methodRefusal(app: App, router: Router, url: URL, origin: string | null): Answer {
   const requestId = newRequestId();
   const headers = { ...baseHeaders(requestId), ...corsHeaders(origin, app.config.corsOrigins) };
   const allowed = allowedMethods(router, url.pathname);
   if (!allowed.some((method) => router.match(method, url.pathname).kind === 'found'))
-    return finish(problemResponse({ code: 'not_found', requestId }), headers);
-  return finish(problemResponse({ code: 'method_not_allowed', requestId }), {
-    ...headers,
-    allow: allowed.join(', '),
-  });
+    return withHeaders(problemAnswer({ code: 'not_found', requestId }), headers);
+  const answer = problemAnswer({ code: 'method_not_allowed', requestId });
+  answer.headers.allow = allowed.join(', ');
+  return withHeaders(answer, headers);
 }
 
-/** A problem for a request that never reached a route (an unparseable request line), with the usual headers. */
-export function bareProblem(code: 'invalid_request'): Response {
+/** `methodRefusal` as a Web Response (the tests' client answers those methods as the local server does). */
+export function refuseMethod(app: App, router: Router, url: URL, origin: string | null): Response {
+  return responseOf(methodRefusal(app, router, url, origin));
+}
+
+/** A problem for a request that never reached a route (an unparseable request line or URL), with the usual headers. */
+export function invalidRequest(): Answer {
   const requestId = newRequestId();
-  return finish(problemResponse({ code, requestId }), baseHeaders(requestId));
-}
-
-function buildContext(
-  app: App,
-  request: Request,
-  url: URL,
-  requestId: string,
-  ip: string | null,
-  credential: PresentedCredential | null,
-  limits: LimitTracker,
-): RequestContext {
-  const caller: Caller = ANONYMOUS;
-  return {
-    app,
-    tenantId: null,
-    db: app.db,
-    requestId,
-    request,
-    url,
-    ip,
-    caller,
-    actor: actorOf(caller, ip, requestId),
-    credential,
-    now: () => app.now(),
-    async rateLimit(policy, identifier, cost = 1) {
-      const result = await app.limiter.limit(policy, identifier, cost);
-      limits.record(policy, result);
-      if (!result.allowed) throw new RateLimitedError(policy, result);
-      return result;
-    },
-    async checkRateLimit(policy, identifier) {
-      const result = await app.limiter.peek(policy, identifier);
-      limits.record(policy, result);
-      if (!result.allowed) throw new RateLimitedError(policy, result);
-      return result;
-    },
-  };
+  return withHeaders(problemAnswer({ code: 'invalid_request', requestId }), baseHeaders(requestId));
 }
 
 /**
@@ -467,32 +504,19 @@ function allowedMethods(router: Router, pathname: string): string[] {
 }
 
 /**
- * The handler's answer with every header at once (one Headers fill, not a get and a set per header
- * afterwards): the pipeline's own headers, then the handler's, which win where both set one.
+ * The handler's answer: the pipeline's own headers, then the handler's, which win where both set one.
  */
-function render(
-  endpoint: Endpoint,
-  result: unknown,
-  headers: Record<string, string>,
-  head: boolean,
-): Response {
+function render(endpoint: Endpoint, result: unknown, headers: Record<string, string>, head: boolean): Answer {
   const reply = result instanceof Reply ? result : new Reply(endpoint.response.status, result);
   const empty = reply.status === 204 || reply.body === undefined;
-  // `headers` is this answer's own (made by handleRequest for it): filled in place.
+  // `headers` is this answer's own (made by answerRequest for it): filled in place.
   if (!empty) headers['content-type'] = 'application/json; charset=utf-8';
   // Lower-cased, so a handler's `Cache-Control` replaces ours instead of joining it.
-  for (const [name, value] of Object.entries(reply.headers)) headers[name.toLowerCase()] = value;
-  if (empty || head) return new Response(null, { status: reply.status, headers });
-  return textResponse(JSON.stringify(reply.body), { status: reply.status, headers });
+  for (const name in reply.headers) headers[name.toLowerCase()] = reply.headers[name] as string;
+  return { status: reply.status, headers, body: empty || head ? null : JSON.stringify(reply.body) };
 }
 
-function errorResponse(
-  app: App,
-  error: unknown,
-  requestId: string,
-  request: Request,
-  url: URL | undefined,
-): Response {
+function errorAnswer(app: App, error: unknown, requestId: string, method: string, url: URL): Answer {
   if (error instanceof RateLimitedError) {
     const retryAfter = secondsUntilReset(error.result, app.now().getTime());
     return problemFromError(error, requestId, { 'retry-after': String(retryAfter) });
@@ -500,20 +524,14 @@ function errorResponse(
   if (error instanceof AppError) return problemFromError(error, requestId);
   if (error instanceof RateLimiterUnavailableError || isDatabaseUnavailable(error)) {
     app.log.error('dependency unavailable', { requestId, error });
-    return problemResponse({ code: 'service_unavailable', requestId, headers: { 'retry-after': '5' } });
+    return problemAnswer({ code: 'service_unavailable', requestId, headers: { 'retry-after': '5' } });
   }
-  app.log.error('unhandled error', {
-    requestId,
-    method: request.method,
-    path: url?.pathname,
-    error,
-  });
-  return problemResponse({ code: 'internal_error', requestId });
+  app.log.error('unhandled error', { requestId, method, path: url.pathname, error });
+  return problemAnswer({ code: 'internal_error', requestId });
 }
 
-function finish(response: Response, headers: Record<string, string>): Response {
-  for (const [name, value] of Object.entries(headers)) {
-    if (!response.headers.has(name)) response.headers.set(name, value);
-  }
-  return response;
+/** Adds `headers` to an answer's own, where it sets none of that name (its own win). */
+function withHeaders(answer: Answer, headers: Record<string, string>): Answer {
+  for (const name in headers) if (!(name in answer.headers)) answer.headers[name] = headers[name] as string;
+  return answer;
 }

@@ -1,5 +1,5 @@
 import { AppError, type ErrorCode, errorCatalog, type FieldError } from '../errors.js';
-import { textResponse } from './text-response.js';
+import type { Answer } from './exchange.js';
 
 export const PROBLEM_TYPE_BASE = '/docs/errors#';
 
@@ -12,7 +12,7 @@ export interface ProblemInit {
 }
 
 /** RFC 9457 problem details, with the stable `code` and the request id. */
-export function problemResponse(init: ProblemInit): Response {
+export function problemAnswer(init: ProblemInit): Answer {
   const entry = errorCatalog[init.code];
   const body = {
     type: `${PROBLEM_TYPE_BASE}${init.code}`,
@@ -23,18 +23,19 @@ export function problemResponse(init: ProblemInit): Response {
     request_id: init.requestId,
     ...(init.errors && init.errors.length > 0 ? { errors: init.errors } : {}),
   };
-  return textResponse(JSON.stringify(body), {
+  return {
     status: entry.status,
     headers: { 'content-type': 'application/problem+json', ...challengeFor(init.code), ...init.headers },
-  });
+    body: JSON.stringify(body),
+  };
 }
 
 export function problemFromError(
   error: AppError,
   requestId: string,
   headers?: Record<string, string>,
-): Response {
-  return problemResponse({
+): Answer {
+  return problemAnswer({
     code: error.code,
     requestId,
     ...(error.detail !== undefined ? { detail: error.detail } : {}),

@@ -17,7 +17,7 @@ const loginBody = lazy(() => z.object({ email: loginEmailSchema(), password: log
 const messageSchema = lazy(() => z.object({ message: z.string() }));
 
 function clientOf(ctx: RequestContext) {
-  return { ip: ctx.ip, userAgent: ctx.request.headers.get('user-agent') };
+  return { ip: ctx.ip, userAgent: ctx.headers.get('user-agent') };
 }
 
 function loginEndpoint(path: string, summary: string) {

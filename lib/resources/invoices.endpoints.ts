@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { defineEndpoint, Reply } from '../http/endpoint.js';
+import type { HeaderReader } from '../http/exchange.js';
 import { lazy } from '../lazy.js';
 import { findInvoice, findInvoiceTenant, type InvoiceRow } from './invoices.repository.js';
 import { IDEMPOTENCY_HEADER, receiveInvoice } from './invoices.service.js';
@@ -65,7 +66,7 @@ function toInvoiceView(row: InvoiceRow) {
 }
 
 /** `Idempotency-Key`: 1–255 printable ASCII characters, as Stripe's; absent → no idempotency. */
-function idempotencyKeyOf(headers: Headers): string | null {
+function idempotencyKeyOf(headers: HeaderReader): string | null {
   const value = headers.get(IDEMPOTENCY_HEADER);
   if (value === null) return null;
   if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
@@ -90,7 +91,7 @@ export const createInvoiceEndpoint = defineEndpoint({
     schema: () => z.object({ id: z.uuid(), status: z.enum(['received']) }),
   },
   handler: async (ctx, { body }) => {
-    const key = idempotencyKeyOf(ctx.request.headers);
+    const key = idempotencyKeyOf(ctx.headers);
     const { invoice, replayed } = await receiveInvoice(
       { db: ctx.db, actor: ctx.actor, tenantId: ctx.tenantId, at: ctx.now() },
       body,

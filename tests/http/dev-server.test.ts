@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type DevServer, type RawResponse, rawRequest, startDevServer } from '../support/dev-server.js';
+import { TEST_ADMIN_KEY } from '../support/backends.js';
+import {
+  type DevServer,
+  embeddedEnv,
+  type RawResponse,
+  rawRequest,
+  startDevServer,
+} from '../support/dev-server.js';
 
 export const STATIC_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; " +
@@ -24,7 +31,7 @@ function assertProblem(res: RawResponse, status: number, code: string, what: str
 describe('the local server', () => {
   let server: DevServer;
   before(async () => {
-    server = await startDevServer();
+    server = await startDevServer(embeddedEnv({ ADMIN_KEY: TEST_ADMIN_KEY }));
   });
   after(async () => {
     await server?.stop();
@@ -93,5 +100,109 @@ describe('the local server', () => {
     assert.equal(res.status, 200, res.body);
     assert.equal(JSON.parse(res.body).status, 'ok');
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
+  });
+
+  // The local server hands node:http's request to the pipeline itself (scripts/node-exchange.ts): its
+  // body, headers and answer are read and written without a Web Request or Response in between.
+  describe('request bodies and answers, straight from node:http', () => {
+    const admin = `X-Admin-Key: ${TEST_ADMIN_KEY}`;
+    const json = 'Content-Type: application/json';
+    const verify = 'POST /v1/keys/verify HTTP/1.1';
+    /** A body in chunked transfer encoding, in chunks of `size` bytes (no Content-Length). */
+    const chunked = (body: Buffer, size: number): Buffer => {
+      const parts: Buffer[] = [];
+      for (let at = 0; at < body.length; at += size) {
+        const piece = body.subarray(at, at + size);
+        parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+      }
+      parts.push(Buffer.from('0\r\n\r\n'));
+      return Buffer.concat(parts);
+    };
+
+    it('reads a JSON body sent in chunks', async () => {
+      const body = Buffer.from(JSON.stringify({ key: 'heir_live_nonsense' }));
+      const res = await rawRequest(
+        server.port,
+        verify,
+        [admin, json, 'Transfer-Encoding: chunked'],
+        chunked(body, 7),
+      );
+      assert.equal(res.status, 200, res.body);
+      assert.equal(JSON.parse(res.body).valid, false);
+      assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(res.body)));
+    });
+
+    it('refuses a body over 64 KiB with 413, declared or not, and closes a connection it stopped reading', async () => {
+      const big = Buffer.from(JSON.stringify({ key: 'x'.repeat(70 * 1024) }));
+      const streamed = await rawRequest(
+        server.port,
+        verify,
+        [admin, json, 'Transfer-Encoding: chunked'],
+        // Never finished (no last chunk): the answer cannot wait for the end of the body.
+        chunked(big, 16 * 1024).subarray(0, -5),
+      );
+      assertProblem(streamed, 413, 'payload_too_large', 'chunked, no Content-Length, unfinished');
+      assert.equal(streamed.headers.get('connection'), 'close');
+      const declared = await rawRequest(
+        server.port,
+        verify,
+        [admin, json, `Content-Length: ${big.length}`],
+        big,
+      );
+      assertProblem(declared, 413, 'payload_too_large', 'declared');
+      // Just under the limit is read (and validated: here, the key is no key).
+      const under = Buffer.from(JSON.stringify({ key: 'x'.repeat(60 * 1024) }));
+      const read = await rawRequest(
+        server.port,
+        verify,
+        [admin, json, 'Transfer-Encoding: chunked'],
+        chunked(under, 16 * 1024),
+      );
+      assert.notEqual(read.status, 413, read.body);
+    });
+
+    it('refuses a body that is not UTF-8, and reads an empty one as {}', async () => {
+      const bad = Buffer.from([0x7b, 0x22, 0x6b, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]); // {"k":"\xff\xfe"}
+      const res = await rawRequest(server.port, verify, [admin, json, `Content-Length: ${bad.length}`], bad);
+      assertProblem(res, 400, 'invalid_json', 'invalid UTF-8');
+      assert.match(JSON.parse(res.body).detail, /UTF-8/);
+      const empty = await rawRequest(server.port, verify, [admin, 'Content-Length: 0']);
+      assertProblem(empty, 422, 'validation_failed', 'empty body');
+      assert.ok(
+        JSON.parse(empty.body).errors.some((e: { path: string }) => e.path === 'key'),
+        empty.body,
+      );
+    });
+
+    it("answers HEAD with the GET answer's status and headers and no body", async () => {
+      const get = await rawRequest(server.port, 'GET /v1/tenants HTTP/1.1', [admin]);
+      const head = await rawRequest(server.port, 'HEAD /v1/tenants HTTP/1.1', [admin]);
+      assert.equal(get.status, 200, get.body);
+      assert.equal(head.status, 200);
+      assert.equal(head.body, '');
+      assert.equal(head.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.match(head.headers.get('x-request-id') ?? '', /^req_/);
+      assert.equal(head.headers.get('x-ratelimit-limit'), get.headers.get('x-ratelimit-limit'));
+    });
+
+    it("sends each header once: the answer's own, then vercel.json's where the answer has none", async () => {
+      const res = await rawRequest(server.port, 'GET /v1/tenants HTTP/1.1', [admin]);
+      assert.equal(res.status, 200, res.body);
+      const names = res.head
+        .split('\r\n')
+        .slice(1)
+        .map((line) => line.slice(0, line.indexOf(':')).toLowerCase());
+      assert.deepEqual(
+        names.filter((name, i) => names.indexOf(name) !== i),
+        [],
+        res.head,
+      );
+      // vercel.json's, on an API answer too.
+      assert.equal(res.headers.get('content-security-policy'), STATIC_CSP);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY');
+      // The pipeline's own.
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    });
   });
 });

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { type App, createApp } from '../../lib/app.js';
-import { handleRequest } from '../../lib/http/pipeline.js';
-import { takeText } from '../../lib/http/text-response.js';
+import { answerRequest } from '../../lib/http/pipeline.js';
 import { createVercelRouter, functionExports } from '../../scripts/vercel-local.js';
 import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
@@ -17,6 +16,31 @@ import { logIn, ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 import { bridgeRequests } from '../support/upstash-bridge.js';
+
+/** Counts reads of the fetch globals (Request, Headers, Response …) from now until restore(). */
+function countFetchGlobalReads(): { count(): Record<string, number>; restore(): void } {
+  const names = ['Request', 'Response', 'Headers', 'AbortController', 'AbortSignal'] as const;
+  const reads: Record<string, number> = {};
+  const saved = names.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
+  for (const [name, descriptor] of saved) {
+    const value = (globalThis as Record<string, unknown>)[name];
+    Object.defineProperty(globalThis, name, {
+      configurable: true,
+      get() {
+        reads[name] = (reads[name] ?? 0) + 1;
+        return value;
+      },
+      set: descriptor?.set,
+    });
+  }
+  return {
+    count: () => reads,
+    restore() {
+      for (const [name, descriptor] of saved)
+        if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+    },
+  };
+}
 
 /** Counts the calls of JSON.parse that throw, from now until restore(). */
 function countJsonParseFailures(): { count(): number; restore(): void } {
@@ -94,31 +118,35 @@ forEachBackend(
       assert.equal(parseFailures.count(), 0, 'no reply value that JSON.parse refuses');
     });
 
-    it("a warm request's answer carries its body as one string: nothing builds a stream to send it", async () => {
+    it('a warm request builds no Web Request, Headers or Response: the answer is a plain object with a string body', async () => {
       const t = await keyTenant(ctx.app);
       const issued = await adminKey(ctx.app, t.tenantId);
       const resolution = createVercelRouter().resolve(new URL('https://heir.test/v1/whoami'));
       assert.equal(resolution.kind, 'function');
       const { router } = await functionExports(resolution.kind === 'function' ? resolution.file : '');
-      const whoami = () =>
-        handleRequest(
-          ctx.app,
-          router,
-          new Request(resolution.kind === 'function' ? resolution.url : '', {
-            headers: { ...withKey(issued.key), 'x-forwarded-for': '203.0.113.10' },
-          }),
-        );
-      await whoami(); // cold
-      const warm = await whoami();
-      assert.equal(warm.status, 200);
-      // What the local server writes (scripts/dev.ts): the string itself, no stream built or read.
-      const text = takeText(warm);
-      assert.equal(JSON.parse(text ?? 'null').key_id, issued.id);
-      assert.equal(warm.bodyUsed, true, 'taken: read once, like any body');
-      // A problem too (here: no credentials).
-      const refused = await handleRequest(ctx.app, router, new Request(resolution.url));
-      assert.equal(refused.status, 401);
-      assert.equal(JSON.parse(takeText(refused) ?? 'null').code, 'missing_credentials');
+      // As the local server hands a request over (scripts/node-exchange.ts): a URL and a header getter.
+      const incoming = (headers: Record<string, string>) => ({
+        method: 'GET',
+        url: new URL('https://heir.test/v1/whoami'),
+        headers: { get: (name: string) => headers[name] ?? null },
+        body: () => null,
+      });
+      const sent = { ...withKey(issued.key), 'x-forwarded-for': '203.0.113.10' } as Record<string, string>;
+      await answerRequest(ctx.app, router, incoming(sent)); // cold
+      const reads = countFetchGlobalReads();
+      try {
+        const warm = await answerRequest(ctx.app, router, incoming(sent));
+        assert.equal(warm.status, 200);
+        assert.equal(JSON.parse(warm.body ?? 'null').key_id, issued.id);
+        assert.equal(warm.headers['content-type'], 'application/json; charset=utf-8');
+        // A problem too (here: no credentials).
+        const refused = await answerRequest(ctx.app, router, incoming({}));
+        assert.equal(refused.status, 401);
+        assert.equal(JSON.parse(refused.body ?? 'null').code, 'missing_credentials');
+        assert.deepEqual(reads.count(), {});
+      } finally {
+        reads.restore();
+      }
     });
 
     it('a JWT request makes one Postgres read for its login: /v1/auth/me answers from it', async () => {

@@ -112,7 +112,7 @@ describe('npm run build:functions', () => {
   it("reads none of Node's fetch globals at import (the platform loads them for the first request)", () => {
     // Node defines Response, Request, Headers and FormData as getters that load undici (~30 ms of CPU) on
     // first read; a class that `extends Response` at module level would pay that in every cold import
-    // (lib/http/text-response.ts makes its class on first use). A bare function pays it on its first
+    // (the pipeline builds its Response per answer: lib/http/exchange.ts). A bare function pays it on its first
     // request, when Vercel's launcher builds the Request; so should ours.
     for (const bundle of bundles) {
       const script = `

@@ -83,10 +83,19 @@ export interface RawResponse {
   readonly status: number;
   readonly headers: Map<string, string>;
   readonly body: string;
+  readonly head: string;
 }
 
-/** Sends one raw request (the request line and headers as given) and reads until the server closes. */
-export function rawRequest(port: number, requestLine: string, headers: string[] = []): Promise<RawResponse> {
+/**
+ * Sends one raw request (the request line, headers and body bytes as given: a chunked body is sent
+ * encoded by the caller) and reads until the server closes. `head` is the answer's head as sent.
+ */
+export function rawRequest(
+  port: number,
+  requestLine: string,
+  headers: string[] = [],
+  body?: Buffer,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -103,11 +112,17 @@ export function rawRequest(port: number, requestLine: string, headers: string[] 
       }
       let body: Buffer = raw.subarray(split + 4);
       if (parsed.get('transfer-encoding') === 'chunked') body = dechunk(body);
-      resolve({ status: Number(statusLine.split(' ')[1]), headers: parsed, body: body.toString('utf8') });
+      resolve({
+        status: Number(statusLine.split(' ')[1]),
+        headers: parsed,
+        body: body.toString('utf8'),
+        head: raw.subarray(0, split).toString('latin1'),
+      });
     });
     socket.write(
       `${requestLine}\r\nHost: localhost\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`,
     );
+    if (body) socket.write(body);
   });
 }
 

@@ -21,7 +21,14 @@ const undeclared: RateLimitPolicy = { name: 'u', limit: 3, windowSeconds: 900 };
 function recordingLog(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
   const ignore = () => {};
-  return { debug: ignore, info: ignore, error: ignore, warn: (message) => warnings.push(message), warnings };
+  return {
+    enabled: () => true,
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (message) => warnings.push(message),
+    warnings,
+  };
 }
 
 describe('rate limits while the store is down', () => {
