@@ -42,17 +42,35 @@ const CREDENTIAL_PARAMS = new Set(
 
 /** Rejects a request whose query string carries something that looks like a credential. */
 export function assertNoCredentialsInUrl(url: URL): void {
-  if (url.search === '') return; // most requests: no query to look through
-  for (const [name, value] of url.searchParams) {
+  const search = url.search;
+  if (search === '') return; // most requests: no query to look through
+  if (cleanQueries.has(search)) return;
+  if (!carriesCredential(url.searchParams)) {
+    if (cleanQueries.size >= MEMO_SIZE) cleanQueries.clear(); // a scanner's random queries
+    cleanQueries.add(search);
+    return;
+  }
+  throw new BadRequestError(
+    'credentials_in_url',
+    'Credentials are never accepted in the URL; send them in a header.',
+  );
+}
+
+/**
+ * Query strings found to carry no credential (the verdict is a pure function of the string), bounded:
+ * most requests repeat a few (a rewrite's `rest=whoami`), and going through their parameters cost more
+ * than the lookup. Only clean ones are kept, so no secret a client put in a URL stays in memory.
+ */
+const MEMO_SIZE = 1_024;
+const cleanQueries = new Set<string>();
+
+function carriesCredential(params: URLSearchParams): boolean {
+  for (const [name, value] of params) {
     const normalised = name.toLowerCase().replace(/[-_]/g, '');
     // Values shaped like one of our secrets (lib/vocabulary.ts) are refused under whatever name.
-    if (CREDENTIAL_PARAMS.has(normalised) || containsSecret(value)) {
-      throw new BadRequestError(
-        'credentials_in_url',
-        'Credentials are never accepted in the URL; send them in a header.',
-      );
-    }
+    if (CREDENTIAL_PARAMS.has(normalised) || containsSecret(value)) return true;
   }
+  return false;
 }
 
 /**
