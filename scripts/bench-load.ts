@@ -95,6 +95,8 @@ export interface LoadRow extends Run {
   connections: number;
   serverCpuPerRequest: number;
   bridgeCpuPerRequest: number | null;
+  /** REST requests the bridge served per server request: below 1 when concurrent requests share one. */
+  roundTripsPerRequest: number | null;
 }
 
 async function api(
@@ -182,13 +184,14 @@ async function measure(
   target: string,
   base: string,
   requests: Request[],
-  pids: { server?: number; bridge?: number },
+  pids: { server?: number; bridge?: number; bridgeStats?: string },
   quick: boolean,
 ): Promise<void> {
   await drive(base, 10, quick ? 0.5 : 1, requests); // warm-up: JIT, caches, pools
   for (const connections of [10, 50]) {
     const cpu0 = cpuMicros(pids.server);
     const bridge0 = pids.bridge ? cpuMicros(pids.bridge) : 0;
+    const trips0 = pids.bridgeStats ? await bridgeRequests(pids.bridgeStats) : 0;
     const run = await drive(base, connections, quick ? 2 : 5, requests);
     const n = Math.max(1, run.total);
     rows.push({
@@ -198,15 +201,21 @@ async function measure(
       ...run,
       serverCpuPerRequest: (cpuMicros(pids.server) - cpu0) / n,
       bridgeCpuPerRequest: pids.bridge ? (cpuMicros(pids.bridge) - bridge0) / n : null,
+      roundTripsPerRequest: pids.bridgeStats ? ((await bridgeRequests(pids.bridgeStats)) - trips0) / n : null,
     });
   }
+}
+
+/** REST requests the bridge process has served so far (its stats port, see bench-load-child.ts). */
+async function bridgeRequests(statsUrl: string): Promise<number> {
+  return Number(await (await fetch(statsUrl)).text());
 }
 
 async function benchServer(
   rows: LoadRow[],
   mode: string,
   env: NodeJS.ProcessEnv,
-  bridgePid: number | undefined,
+  bridge: { pid: number | undefined; statsUrl: string } | undefined,
   quick: boolean,
 ) {
   const { proc, match } = await start([devServer], env, /listening on http:\/\/localhost:(\d+)/);
@@ -214,7 +223,8 @@ async function benchServer(
     const base = `http://127.0.0.1:${match[1]}`;
     const targets = await prepare(base, quick);
     for (const [target, requests] of Object.entries(targets)) {
-      await measure(rows, mode, target, base, requests, { server: proc.pid, bridge: bridgePid }, quick);
+      const pids = { server: proc.pid, bridge: bridge?.pid, bridgeStats: bridge?.statsUrl };
+      await measure(rows, mode, target, base, requests, pids, quick);
     }
   } finally {
     await stop(proc);
@@ -257,7 +267,11 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
       cleanups.push(() => deleteRedisPrefix(REDIS_URL, prefix));
       const bridge = await start([child, 'bridge', REDIS_URL], { PATH: process.env.PATH }, /READY (.+)\n/);
       cleanups.push(() => stop(bridge.proc));
-      const { url, token } = JSON.parse(bridge.match[1] ?? '{}') as { url: string; token: string };
+      const { url, token, statsPort } = JSON.parse(bridge.match[1] ?? '{}') as {
+        url: string;
+        token: string;
+        statsPort: number;
+      };
       await benchServer(
         rows,
         'postgres+redis',
@@ -268,7 +282,7 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
           UPSTASH_REDIS_REST_TOKEN: token,
           RATE_LIMIT_PREFIX: prefix,
         },
-        bridge.proc.pid,
+        { pid: bridge.proc.pid, statsUrl: `http://127.0.0.1:${statsPort}/` },
         quick,
       );
     }
@@ -295,6 +309,7 @@ export function printLoad(rows: LoadRow[]): void {
       '× bare'.padStart(7),
       'srv µs/req'.padStart(10),
       'bridge µs'.padStart(9),
+      'RT/req'.padStart(6),
       'non-2xx'.padStart(8),
     ].join(' '),
   );
@@ -311,11 +326,15 @@ export function printLoad(rows: LoadRow[]): void {
         (bare ? (r.rps / bare.rps).toFixed(3) : '-').padStart(7),
         Math.round(r.serverCpuPerRequest).toString().padStart(10),
         (r.bridgeCpuPerRequest === null ? '-' : Math.round(r.bridgeCpuPerRequest).toString()).padStart(9),
+        (r.roundTripsPerRequest === null ? '-' : r.roundTripsPerRequest.toFixed(2)).padStart(6),
         String(r.non2xx + r.errors).padStart(8),
       ].join(' '),
     );
   }
   console.log(
     'Targets: GET /v1/whoami (API key) ≥ 0.5× bare embedded, ≥ 0.25× bare postgres+redis (not pass/fail).',
+  );
+  console.log(
+    'RT/req: Redis round trips (REST requests at the bridge) per request, shared under load: concurrent requests ride one /pipeline.',
   );
 }

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { errors, Redis, type Requester, type UpstashRequest, type UpstashResponse } from '@upstash/redis';
+import { createPipelineBatcher, DeadlineError } from './pipeline-batcher.js';
 
 export interface UpstashTransportOptions {
   readonly url: string;
@@ -14,6 +15,13 @@ const RETRIES = 1;
 const RETRY_BACKOFF_MS = 50;
 /** Idle kept-alive connections are closed before Upstash (or the local bridge, 5 s) closes them. */
 const IDLE_SOCKET_MS = 4_000;
+/**
+ * A coalesced `/pipeline` request is sent at once when it reaches this many commands or characters:
+ * a whoami sends two commands, so 50 concurrent requests fill one batch; Upstash caps a request's size
+ * (1 MB on the smallest plan), far above this.
+ */
+const BATCH_MAX_COMMANDS = 100;
+const BATCH_MAX_CHARS = 256 * 1024;
 
 /**
  * The @upstash/redis client on a transport of its own: node:http(s) over a keep-alive agent, instead of
@@ -23,6 +31,9 @@ const IDLE_SOCKET_MS = 4_000;
  * Why: Node's `fetch` builds a Web Request, Response and streams for each call, which cost ~0.6–1 ms of
  * CPU per round trip on the benchmark machine against ~0.1 ms for node:http (docs/PERFORMANCE.md,
  * docs/decisions/0032-upstash-transport-on-node-http.md); every key-authenticated request makes one.
+ *
+ * Plain `/pipeline` requests of concurrent callers issued in one event-loop turn are sent as one
+ * (lib/ratelimit/pipeline-batcher.ts, decision 0037); a lone one goes exactly as before.
  *
  * Replies are asked for as plain JSON (no `Upstash-Encoding: base64`): every value this service keeps in
  * Redis is ASCII (counters, versions, script hashes), so the base64 layer would only cost time.
@@ -37,50 +48,83 @@ export function createUpstashTransport(opts: UpstashTransportOptions): Requester
   const basePath = base.pathname.replace(/\/+$/, '');
   const authorization = `Bearer ${opts.token}`;
 
+  /** One REST request, its single retry included, bounded by the timeout from now: status and parsed JSON. */
+  async function exchange(
+    path: string,
+    body: string,
+    extraHeaders: Record<string, string> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: number; parsed: unknown }> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      authorization,
+      ...(transport.readYourWrites ? { 'upstash-sync-token': transport.upstashSyncToken } : {}),
+      ...extraHeaders,
+    };
+    const deadline = Date.now() + opts.timeoutMs;
+    let failure: unknown;
+    for (let attempt = 0; attempt <= RETRIES; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      let reply: Reply;
+      try {
+        reply = await post({ send, agent, base, path, headers, body, timeoutMs: left, signal });
+      } catch (error) {
+        failure = error;
+        // A call past its deadline (or aborted) is over; only a network error is worth another try.
+        if (error instanceof DeadlineError) throw error;
+        continue;
+      }
+      if (transport.readYourWrites) transport.upstashSyncToken = reply.syncToken ?? '';
+      try {
+        return { status: reply.status, parsed: JSON.parse(reply.text) };
+      } catch (error) {
+        throw new errors.UpstashJSONParseError(reply.text, { cause: error });
+      }
+    }
+    throw failure ?? new DeadlineError(opts.timeoutMs);
+  }
+
+  // `/pipeline` requests of concurrent callers travel as one (lib/ratelimit/pipeline-batcher.ts).
+  const pipelinePath = `${basePath}/pipeline`;
+  const batched = createPipelineBatcher({
+    send: (body, signal) => exchange(pipelinePath, body, undefined, signal),
+    timeoutMs: opts.timeoutMs,
+    maxCommands: BATCH_MAX_COMMANDS,
+    maxChars: BATCH_MAX_CHARS,
+  });
+
   const transport: Requester & { upstashSyncToken: string } = {
     readYourWrites: true,
     upstashSyncToken: '',
     async request<TResult>(req: UpstashRequest): Promise<UpstashResponse<TResult>> {
       const body = JSON.stringify(req.body);
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        authorization,
-        ...(transport.readYourWrites ? { 'upstash-sync-token': transport.upstashSyncToken } : {}),
-        ...req.headers,
-      };
-      const path = `${basePath}/${(req.path ?? []).join('/')}`;
-      const deadline = Date.now() + opts.timeoutMs;
-      let failure: unknown;
-      for (let attempt = 0; attempt <= RETRIES; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        let reply: Reply;
-        try {
-          reply = await post({ send, agent, base, path, headers, body, timeoutMs: left, signal: req.signal });
-        } catch (error) {
-          failure = error;
-          // A call past its deadline (or aborted) is over; only a network error is worth another try.
-          if (error instanceof DeadlineError) throw error;
-          continue;
-        }
-        if (transport.readYourWrites) transport.upstashSyncToken = reply.syncToken ?? '';
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(reply.text);
-        } catch (error) {
-          throw new errors.UpstashJSONParseError(reply.text, { cause: error });
-        }
-        if (reply.status < 200 || reply.status >= 300) {
-          const message = (parsed as { error?: unknown } | null)?.error;
-          throw new errors.UpstashError(`${message}, command was: ${body}`);
-        }
-        return parsed as UpstashResponse<TResult>;
+      // Only a plain `/pipeline` (independent commands, no headers of its own) can share a request;
+      // `/multi-exec` is one transaction and a single command is answered as one `{result}`.
+      if (isPlainPipeline(req)) {
+        return (await batched(body, (req.body as unknown[]).length, req.signal)) as UpstashResponse<TResult>;
       }
-      throw failure ?? new DeadlineError(opts.timeoutMs);
+      const path = `${basePath}/${(req.path ?? []).join('/')}`;
+      const { status, parsed } = await exchange(path, body, req.headers, req.signal);
+      if (status < 200 || status >= 300) {
+        const message = (parsed as { error?: unknown } | null)?.error;
+        throw new errors.UpstashError(`${message}, command was: ${body}`);
+      }
+      return parsed as UpstashResponse<TResult>;
     },
   };
   return transport;
+}
+
+function isPlainPipeline(req: UpstashRequest): boolean {
+  return (
+    req.path?.length === 1 &&
+    req.path[0] === 'pipeline' &&
+    Array.isArray(req.body) &&
+    req.body.length > 0 &&
+    (req.headers === undefined || Object.keys(req.headers).length === 0)
+  );
 }
 
 /**
@@ -93,13 +137,6 @@ export class PipelinedRedis extends Redis {
     super(requester);
     // biome-ignore lint/correctness/noConstructorReturn: the library's own constructor does exactly this.
     return this.autoPipeline();
-  }
-}
-
-class DeadlineError extends Error {
-  constructor(timeoutMs: number) {
-    super(`no answer within ${timeoutMs} ms`);
-    this.name = 'DeadlineError';
   }
 }
 

@@ -61,7 +61,8 @@ export function createUpstashLimiter(opts: UpstashLimiterOptions, shared?: Redis
  * The REST client the limiter and the key signals (lib/ratelimit/signals.ts) share, on a keep-alive
  * node:http(s) transport (lib/ratelimit/upstash-transport.ts, decision 0032). Auto-pipelining sends every
  * command issued in the same tick as ONE /pipeline request: the tier limit's EVALSHA and the key's
- * signal EVAL travel together, so a warm key-authenticated request costs exactly one round trip.
+ * signal EVAL travel together, so a warm key-authenticated request costs exactly one round trip; under
+ * load, concurrent requests' pipelines share one (decision 0037).
  */
 export function createUpstashRedis(opts: UpstashLimiterOptions): Redis {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS;

@@ -12,8 +12,8 @@ import {
   windowStart,
 } from '../../lib/ratelimit/limiter.js';
 import { createMemoryLimiter, FixedWindowCounters } from '../../lib/ratelimit/memory.js';
-import { createUpstashLimiter } from '../../lib/ratelimit/upstash.js';
-import { startUpstashBridge, type UpstashBridge } from '../support/upstash-bridge.js';
+import { createUpstashLimiter, createUpstashRedis } from '../../lib/ratelimit/upstash.js';
+import { bridgeRequests, startUpstashBridge, type UpstashBridge } from '../support/upstash-bridge.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 const TOKEN = `bridge-token-${randomBytes(8).toString('hex')}`;
@@ -318,6 +318,56 @@ describe('upstash limiter through the REST bridge to Redis', {
     await required(limiter).limit(policy, 'visible');
     const keys = await withIoRedis((redis) => redis.keys(`${PREFIX}:rl:${policy.name}:visible:*`));
     assert.equal(keys.length, 1);
+  });
+
+  describe('concurrent calls share /pipeline requests (lib/ratelimit/pipeline-batcher.ts)', () => {
+    // Timers due together run as separate tasks of one turn, as the I/O callbacks of several sockets
+    // do: the client's auto-pipeline flushes between them, so each call is its own /pipeline request.
+    const inTasks = <T>(n: number, call: (i: number) => Promise<T>) =>
+      Promise.allSettled(
+        Array.from(
+          { length: n },
+          (_, i) => new Promise<T>((resolve, reject) => setTimeout(() => call(i).then(resolve, reject), 0)),
+        ),
+      );
+
+    it('40 limit calls on a 25-limit key: fewer requests than calls, exactly 25 allowed, each its own count', async () => {
+      const policy = newPolicy(25);
+      await inOneWindow(policy.windowSeconds, async (id) => {
+        await required(limiter).limit(newPolicy(1), 'warm'); // the script is known: no NOSCRIPT round
+        const before = bridgeRequests(required(bridge).url);
+        const outcomes = await inTasks(40, () => required(limiter).limit(policy, id));
+        const requests = bridgeRequests(required(bridge).url) - before;
+        const results = outcomes.map((o) =>
+          o.status === 'fulfilled' ? o.value : assert.fail(String(o.reason)),
+        );
+        assert.ok(requests < 40, `${requests} requests for 40 calls`);
+        assert.equal(results.filter((r) => r.allowed).length, 25);
+        assert.deepEqual(
+          results
+            .filter((r) => r.allowed)
+            .map((r) => r.remaining)
+            .sort((a, b) => a - b),
+          Array.from({ length: 25 }, (_, i) => i),
+          'each allowed call saw its own count',
+        );
+      });
+    });
+
+    it('a command that fails inside a shared request fails only its caller', async () => {
+      const redis = createUpstashRedis({ url: required(bridge).url, token: TOKEN, prefix: PREFIX });
+      const k = `${PREFIX}:kv:batch:${randomUUID()}`;
+      await redis.set(k, 'not a number', { ex: 600 });
+      const before = bridgeRequests(required(bridge).url);
+      const [incr, get, exists] = await inTasks(3, (i) =>
+        i === 0 ? redis.incr(k) : i === 1 ? redis.get(k) : redis.exists(k),
+      );
+      assert.equal(bridgeRequests(required(bridge).url) - before, 1, 'three callers, one request');
+      assert.equal(incr?.status, 'rejected');
+      assert.match(String((incr as PromiseRejectedResult).reason), /not an integer/);
+      assert.deepEqual(get, { status: 'fulfilled', value: 'not a number' });
+      assert.deepEqual(exists, { status: 'fulfilled', value: 1 });
+    });
   });
 
   describe('bridge', () => {
