@@ -2,7 +2,7 @@ import { type Config, loadConfig } from './config.js';
 import { createDataCipher, type DataCipher, ephemeralDataKey, parseDataKeys } from './crypto/data-cipher.js';
 import { type DatabaseHandle, type Db, openDatabase } from './db/database.js';
 import type { TokenSettings } from './identity/access-token.js';
-import { loadSigningKeys } from './identity/signing-keys.js';
+import { signingKeysOnUse } from './identity/signing-keys.js';
 import { KeyCache } from './keys/key-cache.js';
 import { KeyUseRecorder } from './keys/key-usage.js';
 import { createLogger, type Logger } from './log.js';
@@ -67,7 +67,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { migrate } = await import('./db/migrate.js');
     await migrate(database);
   }
-  const keys = await loadSigningKeys(config.jwt.privateKeys);
+  // Checked now, imported with jose by the first request that signs or verifies a token.
+  const keys = signingKeysOnUse(config.jwt.privateKeys);
   if (config.dataEncryptionKeys.length === 0) {
     // lib/config.ts refuses this on Vercel; elsewhere secrets saved now are unreadable after a restart.
     log.warn('DATA_ENCRYPTION_KEY is unset: secrets are encrypted under an ephemeral per-process key');

@@ -88,9 +88,11 @@ async function bundleFunction(file: string, outdir: string): Promise<Metafile> {
     platform: 'node',
     target: 'node20',
     outExtension: { '.js': '.mjs' },
-    // Shorter code parses faster; identifiers keep their names, so stack traces stay readable.
+    // Shorter code parses faster: local names are shortened too (docs/decisions/0038); `keepNames` would
+    // put them back at a cost per function and class at import, so a stack names a bundle's position.
     minifyWhitespace: true,
     minifySyntax: true,
+    minifyIdentifiers: true,
     external: EMBEDDED_ONLY,
     // CommonJS dependencies (pg, ws, bcryptjs …) call require() for Node's modules; an ES module has none.
     banner: {

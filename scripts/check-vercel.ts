@@ -333,6 +333,11 @@ async function checkSchemaOnDeploy(databaseUrl: string | null): Promise<void> {
  * both ratios are at most 2: on a busy machine waiting for a core inflates the bare start's wall time
  * most and flatters the wall ratio, while the CPU ratio stays close to a quiet machine's wall ratio.
  * The goal is printed, not enforced (timing on shared CI cores is noisy).
+ *
+ * A function loads node:https (and TLS) when it makes its Upstash client, on its first request rather
+ * than at import (docs/decisions/0038); on Vercel, where Upstash is required, every first request does.
+ * So each function is also timed importing its handler and then node:https, and the goal is judged on
+ * that figure, which no deferral into the first request can flatter.
  */
 function reportFunctionWeight(built: readonly string[]): void {
   const ROUNDS = 9;
@@ -345,7 +350,14 @@ function reportFunctionWeight(built: readonly string[]): void {
     const bundle = filesUnder(dir).filter((file) => file.startsWith('dist/functions/'));
     return { name: name.slice(1), dir, file: join(dir, config.handler), bundle };
   });
-  const candidates = [{ name: 'bare', dir: bareDir, file: bare }, ...handlers];
+  const FIRST_REQUEST = '+https';
+  const candidates = [
+    { name: 'bare', dir: bareDir, file: bare, also: '' },
+    ...handlers.flatMap((handler) => [
+      { ...handler, also: '' },
+      { ...handler, name: `${handler.name}${FIRST_REQUEST}`, also: "await import('node:https');" },
+    ]),
+  ];
   const runs = new Map(candidates.map((c) => [c.name, { wall: [] as number[], cpu: [] as number[] }]));
   try {
     for (let round = 0; round < ROUNDS; round += 1) {
@@ -356,7 +368,7 @@ function reportFunctionWeight(built: readonly string[]): void {
           [
             '--input-type=module',
             '-e',
-            'await import(process.argv[1]); const { user, system } = process.cpuUsage(); console.log((user + system) / 1000);',
+            `await import(process.argv[1]); ${candidate.also} const { user, system } = process.cpuUsage(); console.log((user + system) / 1000);`,
             candidate.file,
           ],
           { cwd: candidate.dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
@@ -381,18 +393,27 @@ function reportFunctionWeight(built: readonly string[]): void {
   );
   let met = true;
   for (const handler of handlers) {
-    const wall = median(runs.get(handler.name)?.wall);
-    const cpu = median(runs.get(handler.name)?.cpu);
-    const ratio = wall / baseline.wall;
-    met &&= ratio <= 2 && cpu / baseline.cpu <= 2;
+    const figure = (name: string) => {
+      const wall = median(runs.get(name)?.wall);
+      const cpu = median(runs.get(name)?.cpu);
+      return {
+        ratios: [wall / baseline.wall, cpu / baseline.cpu],
+        text: `${wall.toFixed(0)} ms = ${(wall / baseline.wall).toFixed(1)}× bare (CPU ${cpu.toFixed(0)} ms = ${(cpu / baseline.cpu).toFixed(1)}×)`,
+      };
+    };
+    const imported = figure(handler.name);
+    const withHttps = figure(`${handler.name}${FIRST_REQUEST}`);
+    met &&= withHttps.ratios.every((ratio) => ratio <= 2);
     const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
     const bundleBytes = handler.bundle.reduce(
       (total, file) => total + statSync(join(handler.dir, file)).size,
       0,
     );
     console.log(
-      `check:vercel: ${handler.name}: bundle ${mb(sizeOf(handler.dir))} MB (${mb(bundleBytes)} MB of it dist/functions), cold start ${wall.toFixed(0)} ms = ${ratio.toFixed(1)}× bare (CPU ${cpu.toFixed(0)} ms = ${(cpu / baseline.cpu).toFixed(1)}×)`,
+      `check:vercel: ${handler.name}: bundle ${mb(sizeOf(handler.dir))} MB (${mb(bundleBytes)} MB of it dist/functions), cold start ${imported.text}; with node:https, as every first request on Vercel loads it: ${withHttps.text}`,
     );
   }
-  console.log(`check:vercel: cold start goal (at most 2× a bare function) ${met ? 'met' : 'not met'}`);
+  console.log(
+    `check:vercel: cold start goal (at most 2× a bare function, node:https included) ${met ? 'met' : 'not met'}`,
+  );
 }

@@ -1,4 +1,3 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
 import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { Role } from '../db/tables.js';
@@ -14,7 +13,8 @@ export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 export const CLOCK_SKEW_SECONDS = 5;
 
 export interface TokenSettings {
-  readonly keys: SigningKeys;
+  /** Loaded with jose on the first token signed or verified (lib/identity/signing-keys.ts). */
+  readonly keys: () => Promise<SigningKeys>;
   readonly issuer: string;
   readonly audience: string;
 }
@@ -38,22 +38,23 @@ export interface VerifiedAccessClaims extends AccessClaims {
  * issue time may be given, so that a refresh replayed within its grace period re-issues the very
  * token it issued the first time (see session.service.ts).
  */
-export function signAccessToken(
+export async function signAccessToken(
   settings: TokenSettings,
   claims: AccessClaims,
   now: Date,
   jti: string = randomToken(16),
 ): Promise<string> {
+  const [{ SignJWT }, { signing }] = await Promise.all([import('jose'), settings.keys()]);
   const iat = Math.floor(now.getTime() / 1000);
   return new SignJWT({ tid: claims.tenantId, role: claims.role, sid: claims.sessionId })
-    .setProtectedHeader({ alg: settings.keys.signing.alg, kid: settings.keys.signing.kid, typ: 'at+jwt' })
+    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
     .setSubject(claims.userId)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
     .setJti(jti)
-    .sign(settings.keys.signing.key);
+    .sign(signing.key);
 }
 
 /**
@@ -83,8 +84,10 @@ export async function verifyAccessToken(
   token: string,
   now: Date,
 ): Promise<VerifiedAccessClaims> {
+  // Outside the try: a key that fails to load is the service's fault (500), not the token's (401).
+  const [{ errors, jwtVerify }, keys] = await Promise.all([import('jose'), settings.keys()]);
   try {
-    const { payload } = await jwtVerify(token, settings.keys.verificationKeys, {
+    const { payload } = await jwtVerify(token, keys.verificationKeys, {
       algorithms: [...ACCEPTED_ALGORITHMS],
       issuer: settings.issuer,
       audience: settings.audience,

@@ -1,12 +1,6 @@
-import {
-  calculateJwkThumbprint,
-  createLocalJWKSet,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type JSONWebKeySet,
-  type JWK,
-} from 'jose';
+// jose is loaded by the first request that signs or verifies a token, not at import: an API-key or an
+// admin-key request, a health check, never needs it (docs/decisions/0038).
+import type { createLocalJWKSet, JSONWebKeySet, JWK } from 'jose';
 
 /** The algorithms we sign with; verification accepts exactly these (no `none`, no HS*, no RS*). */
 export const ACCEPTED_ALGORITHMS = ['EdDSA', 'ES256'] as const;
@@ -30,6 +24,7 @@ function publicPart(jwk: JWK): JWK {
 
 /** A fresh Ed25519 private JWK with a thumbprint `kid` (dev server, tests, key rotation). */
 export async function generateSigningJwk(): Promise<JWK> {
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await import('jose');
   const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
   const jwk = await exportJWK(privateKey);
   return { ...jwk, alg: 'EdDSA', kid: await calculateJwkThumbprint(jwk) };
@@ -49,24 +44,41 @@ function parseKeys(json: string): JWK[] {
 }
 
 /**
- * Loads the configured private keys (JSON array of JWKs or a JWK set; the first signs, the others
- * only verify, so a new key can be published before it signs and an old one kept until its tokens
- * expire). Without configuration, one ephemeral key is generated (never on Vercel: config refuses).
+ * The configured private keys (JSON array of JWKs or a JWK set; the first signs, the others only
+ * verify, so a new key can be published before it signs and an old one kept until its tokens expire).
+ * Without configuration, one ephemeral key is generated (never on Vercel: config refuses). They are
+ * checked now (JSON, algorithms, kids, private parts: a bad JWT_PRIVATE_KEYS still fails the app's
+ * start) and imported with jose on the first call, once; a failed import is retried on the next.
  */
-export async function loadSigningKeys(privateKeysJson: string | null): Promise<SigningKeys> {
-  const jwks = privateKeysJson ? parseKeys(privateKeysJson) : [await generateSigningJwk()];
-  const publicKeys: JWK[] = [];
-  let signing: SigningKeys['signing'] | undefined;
+export function signingKeysOnUse(privateKeysJson: string | null): () => Promise<SigningKeys> {
+  const configured = privateKeysJson ? checkedKeys(parseKeys(privateKeysJson)) : null;
+  let loading: Promise<SigningKeys> | undefined;
+  return () => {
+    if (!loading) {
+      loading = importKeys(configured);
+      loading.catch(() => {
+        loading = undefined;
+      });
+    }
+    return loading;
+  };
+}
+
+function checkedKeys(jwks: JWK[]): JWK[] {
   for (const jwk of jwks) {
-    const alg = jwk.alg as Algorithm;
-    if (!ACCEPTED_ALGORITHMS.includes(alg))
+    if (!ACCEPTED_ALGORITHMS.includes(jwk.alg as Algorithm))
       throw new Error(`JWT_PRIVATE_KEYS: alg must be EdDSA or ES256 (kid ${jwk.kid})`);
     if (!jwk.kid) throw new Error('JWT_PRIVATE_KEYS: every key needs a kid');
     if (!jwk.d) throw new Error(`JWT_PRIVATE_KEYS: key ${jwk.kid} is not a private key`);
-    signing ??= { kid: jwk.kid, alg, key: await importJWK(jwk, alg) };
-    publicKeys.push(publicPart(jwk));
   }
-  if (!signing) throw new Error('JWT_PRIVATE_KEYS is empty');
-  const set: JSONWebKeySet = { keys: publicKeys };
+  return jwks;
+}
+
+async function importKeys(configured: JWK[] | null): Promise<SigningKeys> {
+  const { createLocalJWKSet, importJWK } = await import('jose');
+  const jwks = configured ?? [await generateSigningJwk()];
+  const first = jwks[0] as JWK & { kid: string; alg: Algorithm };
+  const signing = { kid: first.kid, alg: first.alg, key: await importJWK(first, first.alg) };
+  const set: JSONWebKeySet = { keys: jwks.map(publicPart) };
   return { signing, jwks: set, verificationKeys: createLocalJWKSet(set) };
 }

@@ -1,5 +1,4 @@
 import { hash, randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { API_KEY, secretShapes, type Tier, tierOfCode, tierRules } from '../vocabulary.js';
 
 /**
@@ -25,6 +24,27 @@ export function randomBase62(length: number): string {
     }
   }
   return out;
+}
+
+let crcTable: Uint32Array | undefined;
+
+/**
+ * CRC-32 (IEEE, the one of zlib and PNG) of a string's UTF-8 bytes, the value `zlib.crc32` returns.
+ * Computed here rather than with node:zlib so that no function loads zlib (and the stream and
+ * binding modules under it) at import for a 44-character checksum (docs/decisions/0038).
+ */
+export function crc32(text: string): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c;
+    }
+  }
+  let crc = 0xffffffff;
+  for (const byte of Buffer.from(text, 'utf8')) crc = (crcTable[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** A CRC-32 as 6 base62 characters (62^6 > 2^32), most significant first, zero-padded. */

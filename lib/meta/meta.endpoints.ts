@@ -84,7 +84,7 @@ export const jwksEndpoint = defineEndpoint({
   },
   // Public, and cacheable for a few minutes: a new key is published well before it signs.
   handler: async (ctx) =>
-    new Reply(200, ctx.app.tokens.keys.jwks, { 'cache-control': 'public, max-age=300' }),
+    new Reply(200, (await ctx.app.tokens.keys()).jwks, { 'cache-control': 'public, max-age=300' }),
 });
 
 /** Health, the OpenAPI document of `registry`, and the JWKS. */

@@ -1,5 +1,5 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { errors, Redis, type Requester, type UpstashRequest, type UpstashResponse } from '@upstash/redis';
 import { createPipelineBatcher, DeadlineError } from './pipeline-batcher.js';
 
@@ -41,10 +41,12 @@ const BATCH_MAX_CHARS = 256 * 1024;
 export function createUpstashTransport(opts: UpstashTransportOptions): Requester {
   const base = new URL(opts.url);
   const secure = base.protocol === 'https:';
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS })
-    : new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
-  const send = secure ? httpsRequest : httpRequest;
+  // Only the module of the URL's scheme is loaded, and only when the client is made (the first request),
+  // not at import: node:https with TLS for Upstash, node:http for a local bridge (docs/decisions/0038).
+  const { Agent, request: send } = createRequire(import.meta.url)(
+    secure ? 'node:https' : 'node:http',
+  ) as typeof import('node:http');
+  const agent = new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
   const basePath = base.pathname.replace(/\/+$/, '');
   const authorization = `Bearer ${opts.token}`;
 

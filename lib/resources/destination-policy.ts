@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 
 /**
@@ -13,9 +12,14 @@ import ipaddr from 'ipaddr.js';
 
 export type Resolve = (host: string) => Promise<readonly string[]>;
 
-/** node:dns, every address of the host (A and AAAA). */
-export const resolveWithDns: Resolve = async (host) =>
-  (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+/**
+ * node:dns, every address of the host (A and AAAA). Loaded here, on the first URL saved, not at import:
+ * no other request resolves names (docs/decisions/0038).
+ */
+export const resolveWithDns: Resolve = async (host) => {
+  const { lookup } = await import('node:dns/promises');
+  return (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+};
 
 /** Names that are internal whatever they resolve to where the check runs. */
 const INTERNAL_NAMES = /(^|\.)(localhost|internal|local|localdomain|home\.arpa)$/i;

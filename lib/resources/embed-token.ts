@@ -1,4 +1,3 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
 import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { TokenSettings } from '../identity/access-token.js';
@@ -25,10 +24,11 @@ export async function signEmbedToken(
 ): Promise<{ token: string; expiresAt: Date }> {
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + EMBED_TOKEN_TTL_SECONDS;
+  const [{ SignJWT }, { signing }] = await Promise.all([import('jose'), settings.keys()]);
   const token = await new SignJWT({ tid: claims.tenantId, key: claims.keyId })
     .setProtectedHeader({
-      alg: settings.keys.signing.alg,
-      kid: settings.keys.signing.kid,
+      alg: signing.alg,
+      kid: signing.kid,
       typ: EMBED_TOKEN_TYPE,
     })
     .setIssuer(settings.issuer)
@@ -37,7 +37,7 @@ export async function signEmbedToken(
     .setIssuedAt(iat)
     .setExpirationTime(exp)
     .setJti(randomToken(16))
-    .sign(settings.keys.signing.key);
+    .sign(signing.key);
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
@@ -47,8 +47,9 @@ const embedClaims = lazy(() =>
 
 /** What the embeddable wizard checks: our signature, the embed `typ` and audience, and the expiry. */
 export async function verifyEmbedToken(settings: TokenSettings, token: string, now: Date) {
+  const [{ errors, jwtVerify }, keys] = await Promise.all([import('jose'), settings.keys()]);
   try {
-    const { payload } = await jwtVerify(token, settings.keys.verificationKeys, {
+    const { payload } = await jwtVerify(token, keys.verificationKeys, {
       algorithms: [...ACCEPTED_ALGORITHMS],
       issuer: settings.issuer,
       audience: embedAudience(settings),

@@ -36,8 +36,17 @@ const LOADED_WHEN_USED = [
   '@zxcvbn-ts/language-common',
   'bcryptjs',
   '@vercel/functions',
+  // Signs and verifies tokens: an API-key or admin-key request, a health check, never loads it.
+  'jose',
   ...EMBEDDED_ONLY,
 ];
+
+/**
+ * Node's modules that no function loads at import (docs/decisions/0038): node:https/node:http are
+ * loaded, by the URL's scheme, when the Upstash client is made; node:dns/promises by the first URL
+ * saved; zlib never (the API-key checksum is computed in lib/keys/key-format.ts).
+ */
+const NODE_MODULES_LOADED_WHEN_USED = ['http', 'https', 'tls', 'net', 'dns/promises', 'zlib'];
 
 const files = Object.keys(functionManifest);
 // Two folders below the project, like dist/functions (see scripts/build-functions.ts).
@@ -134,6 +143,27 @@ describe('npm run build:functions', () => {
     }
   });
 
+  it("loads none of Node's network, TLS, DNS and zlib modules at import", () => {
+    for (const bundle of bundles) {
+      const script = `
+        const before = new Set(process.moduleLoadList);
+        await import(${JSON.stringify(pathToFileURL(bundle.entry).href)});
+        console.log(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name))));
+      `;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: outdir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent' },
+      });
+      assert.equal(result.status, 0, result.stderr);
+      const loaded: string[] = JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
+      // The check can fail: node:crypto, which every function loads, is in the list.
+      assert.ok(loaded.includes('NativeModule crypto'), loaded.join(', '));
+      for (const name of NODE_MODULES_LOADED_WHEN_USED)
+        assert.ok(!loaded.includes(`NativeModule ${name}`), `${bundle.file} loads node:${name} at import`);
+    }
+  });
+
   it('serves requests from the bundles alone, in a plain Node process', () => {
     const entries = Object.fromEntries(
       bundles.map((bundle) => [bundle.file, pathToFileURL(bundle.entry).href]),
@@ -147,6 +177,7 @@ describe('npm run build:functions', () => {
       const url = (path) => new URL(path, 'https://heir.test');
       console.log(JSON.stringify({
         health: await answer(await meta.GET(new Request(url('/api/health')))),
+        jwks: await answer(await meta.GET(new Request(url('/.well-known/jwks.json')))),
         login: await answer(await auth.POST(new Request(url('/v1/auth'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))),
         tenants: await answer(await core.GET(new Request(url('/v1/tenants'), { headers: { 'x-admin-key': ${JSON.stringify(TEST_ADMIN_KEY)} } }))),
         unknown: await answer(await core.GET(new Request(url('/v1/nope')))),
@@ -166,6 +197,9 @@ describe('npm run build:functions', () => {
     assert.equal(result.status, 0, result.stderr);
     const answers = JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
     assert.equal(answers.health.status, 200, JSON.stringify(answers.health));
+    // jose, in a chunk of its own, loaded by the first request that needs the keys.
+    assert.equal(answers.jwks.status, 200, JSON.stringify(answers.jwks));
+    assert.equal(answers.jwks.body?.keys?.length, 1, JSON.stringify(answers.jwks.body));
     assert.equal(answers.login.status, 422, JSON.stringify(answers.login));
     assert.equal(answers.login.type, 'application/problem+json');
     assert.equal(answers.tenants.status, 200, JSON.stringify(answers.tenants));

@@ -10,7 +10,7 @@ import { type Config, ConfigError, loadConfig } from '../../lib/config.js';
 import { DEFAULT_DATABASE_TIMEOUTS } from '../../lib/db/timeouts.js';
 import { AuthenticationError } from '../../lib/errors.js';
 import { signAccessToken, type TokenSettings, verifyAccessToken } from '../../lib/identity/access-token.js';
-import { generateSigningJwk, loadSigningKeys } from '../../lib/identity/signing-keys.js';
+import { generateSigningJwk, signingKeysOnUse } from '../../lib/identity/signing-keys.js';
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS } from '../../lib/ratelimit/limiter.js';
 
 const ADMIN = 'a'.repeat(32);
@@ -54,7 +54,7 @@ function failure(env: Record<string, string>): string {
 
 /** Token settings as lib/app.ts builds them from a config, all with the SAME signing key. */
 async function tokenSettings(config: Config, keysJson: string): Promise<TokenSettings> {
-  return { keys: await loadSigningKeys(keysJson), issuer: config.jwt.issuer, audience: config.jwt.audience };
+  return { keys: signingKeysOnUse(keysJson), issuer: config.jwt.issuer, audience: config.jwt.audience };
 }
 
 const claims = {

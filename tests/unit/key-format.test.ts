@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import {
   checksum,
+  crc32,
   generateApiKey,
   hashApiKey,
   parseApiKey,
@@ -13,6 +15,17 @@ import { API_KEY, TIERS, tierRules } from '../../lib/vocabulary.js';
 const tier = fc.constantFrom(...TIERS);
 
 describe('API key format', () => {
+  it("computes zlib's CRC-32 over a string's UTF-8 bytes (its own, so no function loads node:zlib)", () => {
+    assert.equal(crc32(''), 0);
+    assert.equal(crc32('123456789'), 0xcbf43926);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 64 }), (text) => {
+        assert.equal(crc32(text), zlibCrc32(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('every generated key has the documented shape, validates, and names its tier', () => {
     fc.assert(
       fc.property(tier, (t) => {
