@@ -3,7 +3,7 @@ import { randomToken } from '../auth/secrets.js';
 import type { Role } from '../db/tables.js';
 import { AuthenticationError } from '../errors.js';
 import { lazy } from '../lazy.js';
-import { ACCEPTED_ALGORITHMS, type SigningKeys } from './signing-keys.js';
+import { ACCEPTED_ALGORITHMS, jose, type SigningKeys } from './signing-keys.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 /**
@@ -44,7 +44,7 @@ export async function signAccessToken(
   now: Date,
   jti: string = randomToken(16),
 ): Promise<string> {
-  const [{ SignJWT }, { signing }] = await Promise.all([import('jose'), settings.keys()]);
+  const [{ SignJWT }, { signing }] = await Promise.all([jose(), settings.keys()]);
   const iat = Math.floor(now.getTime() / 1000);
   return new SignJWT({ tid: claims.tenantId, role: claims.role, sid: claims.sessionId })
     .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
@@ -85,7 +85,7 @@ export async function verifyAccessToken(
   now: Date,
 ): Promise<VerifiedAccessClaims> {
   // Outside the try: a key that fails to load is the service's fault (500), not the token's (401).
-  const [{ errors, jwtVerify }, keys] = await Promise.all([import('jose'), settings.keys()]);
+  const [{ errors, jwtVerify }, keys] = await Promise.all([jose(), settings.keys()]);
   try {
     const { payload } = await jwtVerify(token, keys.verificationKeys, {
       algorithms: [...ACCEPTED_ALGORITHMS],

@@ -2,6 +2,17 @@
 // admin-key request, a health check, never needs it (docs/decisions/0038).
 import type { createLocalJWKSet, JSONWebKeySet, JWK } from 'jose';
 
+let joseModule: Promise<typeof import('jose')> | undefined;
+
+/**
+ * jose, imported once by the first caller and then shared: `import()` of a loaded module is cheap in a
+ * bundle, but under tsx (the local server, tests) it runs the loader's resolve hooks on every call.
+ */
+export function jose(): Promise<typeof import('jose')> {
+  joseModule ??= import('jose');
+  return joseModule;
+}
+
 /** The algorithms we sign with; verification accepts exactly these (no `none`, no HS*, no RS*). */
 export const ACCEPTED_ALGORITHMS = ['EdDSA', 'ES256'] as const;
 type Algorithm = (typeof ACCEPTED_ALGORITHMS)[number];
@@ -24,7 +35,7 @@ function publicPart(jwk: JWK): JWK {
 
 /** A fresh Ed25519 private JWK with a thumbprint `kid` (dev server, tests, key rotation). */
 export async function generateSigningJwk(): Promise<JWK> {
-  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await import('jose');
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await jose();
   const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
   const jwk = await exportJWK(privateKey);
   return { ...jwk, alg: 'EdDSA', kid: await calculateJwkThumbprint(jwk) };
@@ -75,7 +86,7 @@ function checkedKeys(jwks: JWK[]): JWK[] {
 }
 
 async function importKeys(configured: JWK[] | null): Promise<SigningKeys> {
-  const { createLocalJWKSet, importJWK } = await import('jose');
+  const { createLocalJWKSet, importJWK } = await jose();
   const jwks = configured ?? [await generateSigningJwk()];
   const first = jwks[0] as JWK & { kid: string; alg: Algorithm };
   const signing = { kid: first.kid, alg: first.alg, key: await importJWK(first, first.alg) };

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { randomToken } from '../auth/secrets.js';
 import type { TokenSettings } from '../identity/access-token.js';
-import { ACCEPTED_ALGORITHMS } from '../identity/signing-keys.js';
+import { ACCEPTED_ALGORITHMS, jose } from '../identity/signing-keys.js';
 import { lazy } from '../lazy.js';
 
 /** How long an embed session lasts: long enough to load the wizard, short enough to leak little. */
@@ -24,7 +24,7 @@ export async function signEmbedToken(
 ): Promise<{ token: string; expiresAt: Date }> {
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + EMBED_TOKEN_TTL_SECONDS;
-  const [{ SignJWT }, { signing }] = await Promise.all([import('jose'), settings.keys()]);
+  const [{ SignJWT }, { signing }] = await Promise.all([jose(), settings.keys()]);
   const token = await new SignJWT({ tid: claims.tenantId, key: claims.keyId })
     .setProtectedHeader({
       alg: signing.alg,
@@ -47,7 +47,7 @@ const embedClaims = lazy(() =>
 
 /** What the embeddable wizard checks: our signature, the embed `typ` and audience, and the expiry. */
 export async function verifyEmbedToken(settings: TokenSettings, token: string, now: Date) {
-  const [{ errors, jwtVerify }, keys] = await Promise.all([import('jose'), settings.keys()]);
+  const [{ errors, jwtVerify }, keys] = await Promise.all([jose(), settings.keys()]);
   try {
     const { payload } = await jwtVerify(token, keys.verificationKeys, {
       algorithms: [...ACCEPTED_ALGORITHMS],
