@@ -27,7 +27,7 @@ const BATCH_MAX_CHARS = 256 * 1024;
  * The @upstash/redis client on a transport of its own: node:http(s) over a keep-alive agent, instead of
  * the library's HttpClient on the global `fetch`. The protocol is the same Upstash REST one (POST the
  * command, or `/pipeline` with a list of them; `Authorization: Bearer`; the read-your-writes sync token),
- * and the client above it — commands, auto-pipelining, @upstash/ratelimit's scripts — is unchanged.
+ * and the client above it — commands, @upstash/ratelimit's scripts — is unchanged.
  * Why: Node's `fetch` builds a Web Request, Response and streams for each call, which cost ~0.6–1 ms of
  * CPU per round trip on the benchmark machine against ~0.1 ms for node:http (docs/PERFORMANCE.md,
  * docs/decisions/0032-upstash-transport-on-node-http.md); every key-authenticated request makes one.
