@@ -38,7 +38,7 @@ export function withOutagePolicy(
   return {
     kind: store.kind,
     // The store is called synchronously (no await before it), so calls issued in one tick still share
-    // one auto-pipelined round trip (lib/ratelimit/upstash.ts).
+    // one round trip (lib/ratelimit/upstash.ts).
     limit(policy, identifier, cost) {
       return store.limit(policy, identifier, cost).catch((error: unknown) => {
         if (!fallsOpen(policy, error)) throw error;

@@ -8,13 +8,43 @@ export class DeadlineError extends Error {
   }
 }
 
+/** What the transport needs of an abort signal: AbortSignal has it, and so has a batch's BatchAbort. */
+export interface AbortHook {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A shared request's abort switch. Not an AbortController: that is an EventTarget built per batch (per
+ * request, for a lone one) and read from the globals the hot path keeps clear of (tests/http/hot-path),
+ * for a switch that is almost never thrown. One listener at a time: the request being sent.
+ */
+class BatchAbort implements AbortHook {
+  aborted = false;
+  #listener: (() => void) | undefined;
+  addEventListener(_type: 'abort', listener: () => void) {
+    this.#listener = listener;
+  }
+  removeEventListener(_type: 'abort', listener: () => void) {
+    if (this.#listener === listener) this.#listener = undefined;
+  }
+  abort() {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  }
+}
+
 export interface PipelineBatcherOptions {
   /**
    * Sends one `/pipeline` request with `body` (a JSON array of commands), its retry included and bounded
    * by the transport's timeout from now; answers the HTTP status and the parsed JSON of the reply.
    * `signal` aborts it: every caller of the batch has given up.
    */
-  readonly send: (body: string, signal: AbortSignal) => Promise<{ status: number; parsed: unknown }>;
+  readonly send: (body: string, signal: AbortHook) => Promise<{ status: number; parsed: unknown }>;
   /** Each caller's own deadline, from when it joins (the transport's timeout). */
   readonly timeoutMs: number;
   /** A batch is sent at once when it holds this many commands, or this many characters of JSON. */
@@ -35,7 +65,7 @@ interface Caller {
 
 interface Batch {
   readonly callers: Caller[];
-  readonly controller: AbortController;
+  readonly controller: BatchAbort;
 }
 
 /**
@@ -63,14 +93,14 @@ export function createPipelineBatcher(
     commands = 0;
     chars = 0;
     if (callers.length === 0) return;
-    const batch: Batch = { callers, controller: new AbortController() };
+    const batch: Batch = { callers, controller: new BatchAbort() };
     for (const caller of callers) caller.batch = batch;
     // Each caller's body is a JSON array: the merged one is their elements, joined.
     const body =
       callers.length === 1
         ? (callers[0] as Caller).body
         : `[${callers.map((caller) => caller.body.slice(1, -1)).join(',')}]`;
-    opts.send(body, batch.controller.signal).then(
+    opts.send(body, batch.controller).then(
       (reply) => answer(callers, reply.status, reply.parsed),
       (error: unknown) => {
         for (const caller of callers) settle(caller, () => caller.reject(error));

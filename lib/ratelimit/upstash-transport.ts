@@ -1,7 +1,7 @@
 import type { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
-import { errors, Redis, type Requester, type UpstashRequest, type UpstashResponse } from '@upstash/redis';
-import { createPipelineBatcher, DeadlineError } from './pipeline-batcher.js';
+import { errors, type Requester, type UpstashRequest, type UpstashResponse } from '@upstash/redis';
+import { type AbortHook, createPipelineBatcher, DeadlineError } from './pipeline-batcher.js';
 
 export interface UpstashTransportOptions {
   readonly url: string;
@@ -27,7 +27,7 @@ const BATCH_MAX_CHARS = 256 * 1024;
  * The @upstash/redis client on a transport of its own: node:http(s) over a keep-alive agent, instead of
  * the library's HttpClient on the global `fetch`. The protocol is the same Upstash REST one (POST the
  * command, or `/pipeline` with a list of them; `Authorization: Bearer`; the read-your-writes sync token),
- * and the client above it — commands, auto-pipelining, @upstash/ratelimit's scripts — is unchanged.
+ * and the client above it — commands, @upstash/ratelimit's scripts — is unchanged.
  * Why: Node's `fetch` builds a Web Request, Response and streams for each call, which cost ~0.6–1 ms of
  * CPU per round trip on the benchmark machine against ~0.1 ms for node:http (docs/PERFORMANCE.md,
  * docs/decisions/0032-upstash-transport-on-node-http.md); every key-authenticated request makes one.
@@ -55,7 +55,7 @@ export function createUpstashTransport(opts: UpstashTransportOptions): Requester
     path: string,
     body: string,
     extraHeaders: Record<string, string> | undefined,
-    signal: AbortSignal | undefined,
+    signal: AbortHook | undefined,
   ): Promise<{ status: number; parsed: unknown }> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -103,9 +103,17 @@ export function createUpstashTransport(opts: UpstashTransportOptions): Requester
     async request<TResult>(req: UpstashRequest): Promise<UpstashResponse<TResult>> {
       const body = JSON.stringify(req.body);
       // Only a plain `/pipeline` (independent commands, no headers of its own) can share a request;
-      // `/multi-exec` is one transaction and a single command is answered as one `{result}`.
+      // `/multi-exec` is one transaction.
       if (isPlainPipeline(req)) {
         return (await batched(body, (req.body as unknown[]).length, req.signal)) as UpstashResponse<TResult>;
+      }
+      // A single command joins the batch as a pipeline of one: its entry, `{result}` or `{error}`, is what
+      // Upstash answers for the command alone. A failing command alone is answered HTTP 400 `{error}`,
+      // which this transport always turned into an UpstashError naming the command; so is its entry.
+      if (isSingleCommand(req)) {
+        const [entry] = (await batched(`[${body}]`, 1, req.signal)) as [UpstashResponse<TResult>];
+        if (entry.error !== undefined) throw new errors.UpstashError(`${entry.error}, command was: ${body}`);
+        return entry;
       }
       const path = `${basePath}/${(req.path ?? []).join('/')}`;
       const { status, parsed } = await exchange(path, body, req.headers, req.signal);
@@ -129,17 +137,15 @@ function isPlainPipeline(req: UpstashRequest): boolean {
   );
 }
 
-/**
- * An @upstash/redis client on a Requester, with auto-pipelining on. The library turns auto-pipelining on
- * only for clients it builds from a URL and token itself; for one built on a Requester the proxy that
- * batches every command issued in one tick into one `/pipeline` request is installed here, the same way.
- */
-export class PipelinedRedis extends Redis {
-  constructor(requester: Requester) {
-    super(requester);
-    // biome-ignore lint/correctness/noConstructorReturn: the library's own constructor does exactly this.
-    return this.autoPipeline();
-  }
+/** A command sent to the REST root on its own: `["name", ...args]`, no path, no headers of its own. */
+function isSingleCommand(req: UpstashRequest): boolean {
+  return (
+    (req.path === undefined || req.path.length === 0) &&
+    Array.isArray(req.body) &&
+    typeof req.body[0] === 'string' &&
+    !req.isStreaming &&
+    (req.headers === undefined || Object.keys(req.headers).length === 0)
+  );
 }
 
 interface Reply {
@@ -156,7 +162,7 @@ function post(opts: {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
-  signal: AbortSignal | undefined;
+  signal: AbortHook | undefined;
 }): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const request = opts.send(

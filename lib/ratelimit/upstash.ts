@@ -1,5 +1,5 @@
 import { type Duration, Ratelimit } from '@upstash/ratelimit';
-import type { Redis } from '@upstash/redis';
+import { Redis } from '@upstash/redis';
 import {
   assertCost,
   DEFAULT_RATE_LIMIT_TIMEOUT_MS,
@@ -8,7 +8,7 @@ import {
   type RateLimitPolicy,
   type RateLimitResult,
 } from './limiter.js';
-import { createUpstashTransport, PipelinedRedis } from './upstash-transport.js';
+import { createUpstashTransport } from './upstash-transport.js';
 
 export interface UpstashLimiterOptions {
   readonly url: string;
@@ -59,14 +59,15 @@ export function createUpstashLimiter(opts: UpstashLimiterOptions, shared?: Redis
 
 /**
  * The REST client the limiter and the key signals (lib/ratelimit/signals.ts) share, on a keep-alive
- * node:http(s) transport (lib/ratelimit/upstash-transport.ts, decision 0032). Auto-pipelining sends every
- * command issued in the same tick as ONE /pipeline request: the tier limit's EVALSHA and the key's
- * signal EVAL travel together, so a warm key-authenticated request costs exactly one round trip; under
- * load, concurrent requests' pipelines share one (decision 0037).
+ * node:http(s) transport (lib/ratelimit/upstash-transport.ts, decisions 0032, 0037, 0039). The transport
+ * sends every command issued in the same event-loop turn as ONE /pipeline request: the tier limit's
+ * EVALSHA and the key's signal EVAL travel together, so a warm key-authenticated request costs exactly
+ * one round trip, and under load concurrent requests share one. The client's own auto-pipelining is
+ * therefore off: it only built a Pipeline object per command tick (decision 0039).
  */
 export function createUpstashRedis(opts: UpstashLimiterOptions): Redis {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RATE_LIMIT_TIMEOUT_MS;
-  return new PipelinedRedis(createUpstashTransport({ url: opts.url, token: opts.token, timeoutMs }));
+  return new Redis(createUpstashTransport({ url: opts.url, token: opts.token, timeoutMs }));
 }
 
 /** Runs one call against the limiter's deadline; any failure, the deadline included, is "unavailable". */

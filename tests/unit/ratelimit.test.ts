@@ -321,8 +321,7 @@ describe('upstash limiter through the REST bridge to Redis', {
   });
 
   describe('concurrent calls share /pipeline requests (lib/ratelimit/pipeline-batcher.ts)', () => {
-    // Timers due together run as separate tasks of one turn, as the I/O callbacks of several sockets
-    // do: the client's auto-pipeline flushes between them, so each call is its own /pipeline request.
+    // Timers due together run as separate tasks of one turn, as the I/O callbacks of several sockets do.
     const inTasks = <T>(n: number, call: (i: number) => Promise<T>) =>
       Promise.allSettled(
         Array.from(

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { createUpstashTransport, PipelinedRedis } from '../../lib/ratelimit/upstash-transport.js';
+import { Redis } from '@upstash/redis';
+import { createUpstashTransport } from '../../lib/ratelimit/upstash-transport.js';
 
 const servers: Server[] = [];
 after(() => {
@@ -28,19 +29,15 @@ async function serve(handler: (req: IncomingMessage, body: string, res: ServerRe
 }
 
 describe('Upstash transport', () => {
-  it('sends each command as Upstash REST, and a tick of commands as one /pipeline request', async () => {
+  it('sends the commands of one turn as one Upstash REST /pipeline request', async () => {
     const seen: { path: string | undefined; auth: string | undefined; body: unknown }[] = [];
     const url = await serve((req, body, res) => {
       seen.push({ path: req.url, auth: req.headers.authorization, body: JSON.parse(body) });
       const commands = JSON.parse(body) as unknown[];
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify(
-          req.url === '/pipeline' ? commands.map((_, i) => ({ result: `r${i}` })) : { result: 'one' },
-        ),
-      );
+      res.end(JSON.stringify(commands.map((_, i) => ({ result: `r${i}` }))));
     });
-    const redis = new PipelinedRedis(createUpstashTransport({ url, token: 'tok', timeoutMs: 2_000 }));
+    const redis = new Redis(createUpstashTransport({ url, token: 'tok', timeoutMs: 2_000 }));
     const [a, b] = await Promise.all([redis.get('a'), redis.get('b')]);
     assert.deepEqual([a, b], ['r0', 'r1']);
     assert.equal(seen.length, 1, 'two commands in one tick: one request');
@@ -54,7 +51,20 @@ describe('Upstash transport', () => {
     });
   });
 
-  it('an error answer becomes an UpstashError naming the command', async () => {
+  it('a failing command becomes an UpstashError naming the command, as Upstash answers it alone', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify([{ error: 'ERR wrong number of arguments' }]));
+    });
+    const transport = createUpstashTransport({ url, token: 't', timeoutMs: 2_000 });
+    await assert.rejects(transport.request({ body: ['get'] }), (error: Error) => {
+      assert.equal(error.name, 'UpstashError');
+      assert.equal(error.message, 'ERR wrong number of arguments, command was: ["get"]');
+      return true;
+    });
+  });
+
+  it('a refused request (non-2xx) becomes an UpstashError naming the command', async () => {
     const url = await serve((_req, _body, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'ERR wrong number of arguments' }));
@@ -62,7 +72,7 @@ describe('Upstash transport', () => {
     const transport = createUpstashTransport({ url, token: 't', timeoutMs: 2_000 });
     await assert.rejects(transport.request({ body: ['get'] }), (error: Error) => {
       assert.equal(error.name, 'UpstashError');
-      assert.match(error.message, /ERR wrong number of arguments, command was: \["get"\]/);
+      assert.match(error.message, /ERR wrong number of arguments, command was: \[\["get"\]\]/);
       return true;
     });
   });
@@ -73,7 +83,7 @@ describe('Upstash transport', () => {
       requests += 1;
       if (requests === 1) return req.socket.destroy();
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ result: 'PONG' }));
+      res.end(JSON.stringify([{ result: 'PONG' }]));
     });
     const transport = createUpstashTransport({ url, token: 't', timeoutMs: 2_000 });
     assert.deepEqual(await transport.request({ body: ['ping'] }), { result: 'PONG' });
@@ -144,9 +154,8 @@ describe('Upstash transport', () => {
 
     it('commands issued by separate tasks of one turn, through the client, share a request', async () => {
       const { url, seen } = await echoServer();
-      const redis = new PipelinedRedis(createUpstashTransport({ url, token: 't', timeoutMs: 2_000 }));
-      // Timers due together run as separate tasks of one turn, the client's auto-pipeline flushing between
-      // them (as the I/O callbacks of several sockets do): each is its own /pipeline request to the transport.
+      const redis = new Redis(createUpstashTransport({ url, token: 't', timeoutMs: 2_000 }));
+      // Timers due together run as separate tasks of one turn (as the I/O callbacks of several sockets do).
       const inTask = <T>(call: () => Promise<T>) =>
         new Promise<T>((resolve, reject) => setTimeout(() => call().then(resolve, reject), 0));
       const [a, b, c] = await Promise.allSettled([
@@ -174,15 +183,31 @@ describe('Upstash transport', () => {
       assert.deepEqual(answers[149], [{ result: 'get:k149' }]);
     });
 
-    it('/multi-exec and single commands are never merged', async () => {
+    it('/multi-exec is never merged; single commands join the batch and get their own entry', async () => {
       const { url, seen } = await echoServer();
       const transport = createUpstashTransport({ url, token: 't', timeoutMs: 2_000 });
-      await Promise.all([
+      const answers = await Promise.allSettled([
         transport.request({ path: ['multi-exec'], body: [['get', 'a']] }),
         transport.request({ path: ['multi-exec'], body: [['get', 'b']] }),
         transport.request(pipeline(['get', 'c'])),
+        transport.request({ body: ['get', 'd'] }),
+        transport.request({ body: ['get', 'fail'] }),
       ]);
       assert.deepEqual(seen.map((s) => s.path).sort(), ['/multi-exec', '/multi-exec', '/pipeline']);
+      assert.deepEqual(seen.find((s) => s.path === '/pipeline')?.body, [
+        ['get', 'c'],
+        ['get', 'd'],
+        ['get', 'fail'],
+      ]);
+      assert.deepEqual(answers.slice(2, 4), [
+        { status: 'fulfilled', value: [{ result: 'get:c' }] },
+        { status: 'fulfilled', value: { result: 'get:d' } },
+      ]);
+      assert.equal(answers[4]?.status, 'rejected', 'its command failed, and only its caller');
+      assert.match(
+        String((answers[4] as PromiseRejectedResult).reason),
+        /ERR fail failed, command was: \["get","fail"\]/,
+      );
     });
 
     it('a refused request (non-2xx) fails every caller, each error naming its own commands', async () => {
