@@ -47,7 +47,7 @@ export interface AppOptions {
   readonly migrate?: boolean;
 }
 
-/** The limiter and the key signals, sharing one store (and, on Upstash, one auto-pipelining client). */
+/** The limiter and the key signals, sharing one store (and, on Upstash, one client whose transport batches their commands). */
 function createStore(config: Config, log: Logger): { limiter: RateLimiter; signals: KeySignals } {
   const rateLimit = config.rateLimit;
   if (rateLimit.kind === 'memory') return { limiter: createMemoryLimiter(), signals: createMemorySignals() };

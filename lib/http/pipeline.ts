@@ -296,7 +296,7 @@ export function invalidRequest(): Answer {
 
 /**
  * Counts a key-authenticated request against its tier and, in the same round trip (both calls are
- * issued in one tick, so Upstash auto-pipelining sends them as one request), counts its usage and reads
+ * issued in one turn, so the Upstash transport sends them as one /pipeline request), counts its usage and reads
  * its revocation signal. Returns null when the cached record is confirmed (or was loaded from Postgres
  * during this request, after its version was read); otherwise the pipeline re-verifies from Postgres
  * before answering — also before answering 429, so a revoked key is a 401, not a 429.
