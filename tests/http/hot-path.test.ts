@@ -17,12 +17,9 @@ import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 import { bridgeRequests } from '../support/upstash-bridge.js';
 
-/**
- * Counts reads of the fetch globals (Request, Headers, Response) from now until restore(). Not
- * AbortController: Node's own, which the Upstash transport makes one of per shared round trip.
- */
+/** Counts reads of the fetch globals (Request, Headers, Response …) from now until restore(). */
 function countFetchGlobalReads(): { count(): Record<string, number>; restore(): void } {
-  const names = ['Request', 'Response', 'Headers'] as const;
+  const names = ['Request', 'Response', 'Headers', 'AbortController', 'AbortSignal'] as const;
   const reads: Record<string, number> = {};
   const saved = names.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
   for (const [name, descriptor] of saved) {
