@@ -53,7 +53,8 @@ const windowNumber = (at: number) => Math.floor(windowStart(at, RATE_WINDOW_SECO
  * Counts the request, notes the address and reads both versions, atomically, as one command. The
  * answer is three integers (the two versions, INCR counters, and 1 for a new address): @upstash/redis
  * tries `JSON.parse` on every reply value and falls back on a throw, so a reply such as "3:0" cost an
- * exception per request.
+ * exception per request. Sent by its SHA-1 (EVALSHA; EVAL once after Redis has forgotten it), as
+ * @upstash/ratelimit sends its own: the text would travel, be parsed and be hashed on every request.
  */
 const TOUCH_SCRIPT = `
 redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
@@ -71,6 +72,7 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
   const hashKey = (hash: string) => `${prefix}:sig:h:${keySafe(hash)}`;
   const tenantsKey = `${prefix}:sig:tenants`;
   const usageKey = (keyId: string) => `${prefix}:use:${keySafe(keyId)}`;
+  const touchScript = redis.createScript<[number, number, number]>(TOUCH_SCRIPT);
   // After a failure, cold lookups stop waiting for the store for a moment: their version is only a
   // baseline for caching, and without one the record is simply not cached (Postgres decides).
   let quietUntil = 0;
@@ -90,8 +92,7 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
     touch(hash, keyId, at, address) {
       // Called synchronously (no await first) so that it joins the limiter call's pipeline.
       return within(() =>
-        redis.eval<string[], [number, number, number]>(
-          TOUCH_SCRIPT,
+        touchScript.exec(
           [hashKey(hash), tenantsKey, usageKey(keyId), `${prefix}:ips:${keySafe(keyId)}`],
           [
             String(windowNumber(at)),
