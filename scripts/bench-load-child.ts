@@ -4,6 +4,10 @@
  *   bare             a bare node:http handler (the ceiling every ratio is measured against)
  *   bridge <redis>   the Upstash REST bridge, as Upstash is a separate service in production; a GET to
  *                    its `statsPort` answers how many REST requests it has served (Redis round trips)
+ *   limited <url> <token>
+ *                    the bare handler, but each request first makes a key-authenticated request's two
+ *                    Upstash calls (the tier limit and the key's touch, lib/ratelimit) through the bridge
+ *                    at <url>: the services-mode floor of a whoami on this machine, without the pipeline
  *   client <json>    one autocannon run; prints its result as one JSON line
  * Each prints one `READY {json}` line on stdout when it is listening (client: its result).
  */
@@ -13,13 +17,37 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { bridgeRequests, startUpstashBridge } from '../tests/support/upstash-bridge.js';
 
-const [role, arg] = process.argv.slice(2);
+const [role, arg, token] = process.argv.slice(2);
 const ready = (value: unknown) => process.stdout.write(`READY ${JSON.stringify(value)}\n`);
 
 if (role === 'bare') {
   const body = Buffer.from('{"ok":true}');
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
+} else if (role === 'limited' && arg && token) {
+  const { createUpstashLimiter, createUpstashRedis } = await import('../lib/ratelimit/upstash.js');
+  const { createRedisSignals } = await import('../lib/ratelimit/signals.js');
+  const { policies } = await import('../lib/ratelimit/policies.js');
+  const options = { url: arg, token, prefix: `heirbench_${randomBytes(6).toString('hex')}` };
+  const redis = createUpstashRedis(options);
+  const limiter = createUpstashLimiter(options, redis);
+  const signals = createRedisSignals(redis, options.prefix, 300);
+  const body = Buffer.from('{"ok":true}');
+  let n = 0;
+  const server = createServer(async (_req, res) => {
+    // 64 identifiers in turn, as the server's whoami uses 64 keys: no run reaches a limit.
+    const id = `key-${n++ % 64}`;
+    const [limit] = await Promise.allSettled([
+      limiter.limit(policies.tier.internal, id),
+      signals.touch(`hash-${id}`, id, Date.now(), '127.0.0.1'),
+    ]);
+    res.writeHead(limit.status === 'fulfilled' && limit.value.allowed ? 200 : 503, {
+      'content-type': 'application/json',
+      'content-length': body.length,
+    });
     res.end(body);
   });
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
@@ -42,6 +70,8 @@ if (role === 'bare') {
     errors: result.errors + result.timeouts,
   });
 } else {
-  console.error('usage: bench-load-child.ts bare | bridge <redis url> | client <autocannon options json>');
+  console.error(
+    'usage: bench-load-child.ts bare | bridge <redis url> | limited <bridge url> <token> | client <options json>',
+  );
   process.exit(2);
 }

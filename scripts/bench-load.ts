@@ -93,6 +93,10 @@ export interface LoadRow extends Run {
   mode: string;
   target: string;
   connections: number;
+  /** Median req/s of the bare handler runs, each just before one of this row's runs (bare rows: their own). */
+  bareRps: number;
+  /** Median over the rounds of (this run's req/s / the bare run's just before it). */
+  ratio: number;
   serverCpuPerRequest: number;
   bridgeCpuPerRequest: number | null;
   /** REST requests the bridge served per server request: below 1 when concurrent requests share one. */
@@ -124,8 +128,13 @@ async function api(
 
 /**
  * What each target needs: API keys (internal tier, 10,000 per window each) and people (1,000 per
- * window each), several of each used in turn so no run is capped by a limit. Any 429 shows in `non2xx`.
+ * window each), several of each used in turn so no run is capped by a limit: a target's warm-up and
+ * runs (17 s quick, 40 s full) send up to ~15,000 whoami and ~1,500 /me per second. Any 429 shows in
+ * `non2xx`.
  */
+const KEYS = 64;
+const PEOPLE = { quick: 32, full: 64 };
+
 async function prepare(base: string, quick: boolean): Promise<Record<string, Request[]>> {
   const admin = { 'x-admin-key': ADMIN_KEYS[0] as string };
   const email = () => `bench.${randomBytes(5).toString('hex')}@example.com`;
@@ -135,7 +144,7 @@ async function prepare(base: string, quick: boolean): Promise<Record<string, Req
     owner: { email: email(), name: 'Bench Owner' },
   });
   const keys: string[] = [];
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < KEYS; i++) {
     const issued = await api(base, 'POST', `/v1/tenants/${tenant.tenant.id}/api-keys`, admin, {
       name: `bench ${i}`,
       tier: 'internal',
@@ -144,7 +153,7 @@ async function prepare(base: string, quick: boolean): Promise<Record<string, Req
     keys.push(issued.key);
   }
   const tokens: string[] = [];
-  for (let i = 0; i < (quick ? 8 : 16); i++) {
+  for (let i = 0; i < (quick ? PEOPLE.quick : PEOPLE.full); i++) {
     const t = await api(base, 'POST', '/v1/tenants', admin, {
       name: `Bench ${i}`,
       owner: { email: email(), name: 'B' },
@@ -178,6 +187,22 @@ async function prepare(base: string, quick: boolean): Promise<Record<string, Req
   };
 }
 
+/**
+ * Load before measuring, at the higher concurrency: V8 keeps optimising (and re-optimising after
+ * deopts) the server's request path for several seconds of load; a short warm-up measured that
+ * compilation (background TurboFan threads count in the server's CPU) rather than a warm request.
+ * Measured on the dev server with --trace-opt: optimisation events fall from ~480/s to ~10/s over the
+ * first ~7 s of 10-connection load (docs/decisions/0040-bench-warm-up-and-adjacent-bare.md).
+ */
+const WARM_UP_SECONDS = { quick: 5, full: 10 };
+/** Rounds per connection count, each a bare run then the target's run; the figures are their medians. */
+const ROUNDS = 3;
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
 async function measure(
   rows: LoadRow[],
   mode: string,
@@ -186,22 +211,48 @@ async function measure(
   requests: Request[],
   pids: { server?: number; bridge?: number; bridgeStats?: string },
   quick: boolean,
+  bare?: { base: string; requests: Request[] },
 ): Promise<void> {
-  await drive(base, 10, quick ? 0.5 : 1, requests); // warm-up: JIT, caches, pools
+  const seconds = quick ? 2 : 5;
+  await drive(base, 50, quick ? WARM_UP_SECONDS.quick : WARM_UP_SECONDS.full, requests);
   for (const connections of [10, 50]) {
-    const cpu0 = cpuMicros(pids.server);
-    const bridge0 = pids.bridge ? cpuMicros(pids.bridge) : 0;
-    const trips0 = pids.bridgeStats ? await bridgeRequests(pids.bridgeStats) : 0;
-    const run = await drive(base, connections, quick ? 2 : 5, requests);
-    const n = Math.max(1, run.total);
+    // The bare handler runs right before each run, and each run's ratio is to that bare run: this
+    // machine's speed swings by up to 2× within minutes (docs/decisions/0040), more than any change
+    // measured here; two adjacent runs mostly see the same machine.
+    const runs: Run[] = [];
+    const bareRps: number[] = [];
+    let trips = 0;
+    let serverCpu = 0;
+    let bridgeCpu = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      if (bare) bareRps.push((await drive(bare.base, connections, seconds, bare.requests)).rps);
+      const cpu = cpuMicros(pids.server);
+      const bridgeAt = pids.bridge ? cpuMicros(pids.bridge) : 0;
+      const tripsAt = pids.bridgeStats ? await bridgeRequests(pids.bridgeStats) : 0;
+      runs.push(await drive(base, connections, seconds, requests));
+      serverCpu += cpuMicros(pids.server) - cpu;
+      if (pids.bridge) bridgeCpu += cpuMicros(pids.bridge) - bridgeAt;
+      if (pids.bridgeStats) trips += (await bridgeRequests(pids.bridgeStats)) - tripsAt;
+    }
+    const n = Math.max(
+      1,
+      runs.reduce((sum, run) => sum + run.total, 0),
+    );
     rows.push({
       mode,
       target,
       connections,
-      ...run,
-      serverCpuPerRequest: (cpuMicros(pids.server) - cpu0) / n,
-      bridgeCpuPerRequest: pids.bridge ? (cpuMicros(pids.bridge) - bridge0) / n : null,
-      roundTripsPerRequest: pids.bridgeStats ? ((await bridgeRequests(pids.bridgeStats)) - trips0) / n : null,
+      rps: median(runs.map((run) => run.rps)),
+      total: n,
+      p50: median(runs.map((run) => run.p50)),
+      p99: median(runs.map((run) => run.p99)),
+      non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
+      errors: runs.reduce((sum, run) => sum + run.errors, 0),
+      bareRps: bare ? median(bareRps) : median(runs.map((run) => run.rps)),
+      ratio: bare ? median(runs.map((run, i) => run.rps / (bareRps[i] as number))) : 1,
+      serverCpuPerRequest: serverCpu / n,
+      bridgeCpuPerRequest: pids.bridge ? bridgeCpu / n : null,
+      roundTripsPerRequest: pids.bridgeStats ? trips / n : null,
     });
   }
 }
@@ -217,6 +268,7 @@ async function benchServer(
   env: NodeJS.ProcessEnv,
   bridge: { pid: number | undefined; statsUrl: string } | undefined,
   quick: boolean,
+  bare: { base: string; requests: Request[] },
 ) {
   const { proc, match } = await start([devServer], env, /listening on http:\/\/localhost:(\d+)/);
   try {
@@ -224,7 +276,7 @@ async function benchServer(
     const targets = await prepare(base, quick);
     for (const [target, requests] of Object.entries(targets)) {
       const pids = { server: proc.pid, bridge: bridge?.pid, bridgeStats: bridge?.statsUrl };
-      await measure(rows, mode, target, base, requests, pids, quick);
+      await measure(rows, mode, target, base, requests, pids, quick, bare);
     }
   } finally {
     await stop(proc);
@@ -247,17 +299,18 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
     const bare = await start([child, 'bare'], { PATH: process.env.PATH }, /READY (.+)\n/);
     cleanups.push(() => stop(bare.proc));
     const { port } = JSON.parse(bare.match[1] ?? '{}') as { port: number };
+    const bareTarget = { base: `http://127.0.0.1:${port}`, requests: [{ path: '/' }] };
     await measure(
       rows,
       'bare',
       'node:http handler',
-      `http://127.0.0.1:${port}`,
-      [{ path: '/' }],
+      bareTarget.base,
+      bareTarget.requests,
       { server: bare.proc.pid },
       quick,
     );
 
-    await benchServer(rows, 'embedded', baseEnv, undefined, quick);
+    await benchServer(rows, 'embedded', baseEnv, undefined, quick, bareTarget);
 
     const { DATABASE_URL, REDIS_URL } = process.env;
     if (DATABASE_URL && REDIS_URL) {
@@ -284,6 +337,21 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
         },
         { pid: bridge.proc.pid, statsUrl: `http://127.0.0.1:${statsPort}/` },
         quick,
+        bareTarget,
+      );
+      // The floor of a services-mode whoami here: the bare handler plus the same two Upstash calls.
+      const limited = await start([child, 'limited', url, token], { PATH: process.env.PATH }, /READY (.+)\n/);
+      cleanups.push(() => stop(limited.proc));
+      const limitedPort = (JSON.parse(limited.match[1] ?? '{}') as { port: number }).port;
+      await measure(
+        rows,
+        'postgres+redis',
+        'bare + limit + touch (no pipeline)',
+        `http://127.0.0.1:${limitedPort}`,
+        [{ path: '/' }],
+        { server: limited.proc.pid, bridge: bridge.proc.pid, bridgeStats: `http://127.0.0.1:${statsPort}/` },
+        quick,
+        bareTarget,
       );
     }
   } finally {
@@ -304,6 +372,7 @@ export function printLoad(rows: LoadRow[]): void {
       'target'.padEnd(34),
       'conns'.padStart(5),
       'req/s'.padStart(8),
+      'bare r/s'.padStart(8),
       'p50 ms'.padStart(7),
       'p99 ms'.padStart(7),
       '× bare'.padStart(7),
@@ -314,16 +383,16 @@ export function printLoad(rows: LoadRow[]): void {
     ].join(' '),
   );
   for (const r of rows) {
-    const bare = rows.find((b) => b.mode === 'bare' && b.connections === r.connections);
     console.log(
       [
         r.mode.padEnd(15),
         r.target.padEnd(34),
         String(r.connections).padStart(5),
         Math.round(r.rps).toString().padStart(8),
+        Math.round(r.bareRps).toString().padStart(8),
         r.p50.toFixed(0).padStart(7),
         r.p99.toFixed(0).padStart(7),
-        (bare ? (r.rps / bare.rps).toFixed(3) : '-').padStart(7),
+        r.ratio.toFixed(3).padStart(7),
         Math.round(r.serverCpuPerRequest).toString().padStart(10),
         (r.bridgeCpuPerRequest === null ? '-' : Math.round(r.bridgeCpuPerRequest).toString()).padStart(9),
         (r.roundTripsPerRequest === null ? '-' : r.roundTripsPerRequest.toFixed(2)).padStart(6),
@@ -331,6 +400,9 @@ export function printLoad(rows: LoadRow[]): void {
       ].join(' '),
     );
   }
+  console.log(
+    `Each row: medians of ${ROUNDS} rounds, each a bare handler run (bare r/s) then the target's; × bare is the median of each round's ratio (this machine's speed swings more over minutes than between two adjacent runs).`,
+  );
   console.log(
     'Targets: GET /v1/whoami (API key) ≥ 0.5× bare embedded, ≥ 0.25× bare postgres+redis (not pass/fail).',
   );
