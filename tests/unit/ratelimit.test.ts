@@ -321,12 +321,15 @@ describe('upstash limiter through the REST bridge to Redis', {
   });
 
   describe('concurrent calls share /pipeline requests (lib/ratelimit/pipeline-batcher.ts)', () => {
-    // Timers due together run as separate tasks of one turn, as the I/O callbacks of several sockets do.
+    // Immediates queued together run as separate tasks of one turn, as the I/O callbacks of several
+    // sockets do; the batcher's flush, queued while they run, comes in the next turn. (Timers of 0 ms
+    // were not enough: on a loaded machine their creation can straddle a millisecond, and they then
+    // fire in two turns.)
     const inTasks = <T>(n: number, call: (i: number) => Promise<T>) =>
       Promise.allSettled(
         Array.from(
           { length: n },
-          (_, i) => new Promise<T>((resolve, reject) => setTimeout(() => call(i).then(resolve, reject), 0)),
+          (_, i) => new Promise<T>((resolve, reject) => setImmediate(() => call(i).then(resolve, reject))),
         ),
       );
 
