@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import bcrypt from 'bcryptjs';
 import { sql } from 'kysely';
 import type { App } from '../lib/app.js';
+import { answerRequest } from '../lib/http/pipeline.js';
 import { signAccessToken, verifyAccessToken } from '../lib/identity/access-token.js';
 import { KeyCache, verifyApiKeyCached } from '../lib/keys/key-cache.js';
 import { generateApiKey, parseApiKey } from '../lib/keys/key-format.js';
@@ -23,6 +24,7 @@ import { counting } from '../tests/support/keys.js';
 import { bridgeRequests } from '../tests/support/upstash-bridge.js';
 import { loadBench, printLoad } from './bench-load.js';
 import { loadEnvFiles } from './load-env.js';
+import { createVercelRouter, functionExports } from './vercel-local.js';
 
 loadEnvFiles();
 // `npm run bench -- --quick` passes the flag; `npm run bench --quick` leaves it to npm, which sets this.
@@ -214,6 +216,57 @@ async function perRequest(backend: string, what: string, app: App, run: (a: App)
   });
 }
 
+/**
+ * The pipeline's own CPU per request, without sockets: groups of 50 concurrent requests handed to
+ * `answerRequest` as the local server hands them over (scripts/node-exchange.ts), so what the load
+ * runs' server CPU adds to it is node:http and the machine. Services mode: the in-process bridge's
+ * share included. 64 internal keys in turn, so no batch reaches a limit.
+ */
+async function pipelineCpu(name: string, app: App, tenantId: string): Promise<void> {
+  const keys: string[] = [];
+  for (let i = 0; i < 64; i++) {
+    const issued = await call(app, 'POST', `/v1/tenants/${tenantId}/api-keys`, {
+      headers: asAdmin,
+      json: { name: `pipeline ${i}`, tier: 'internal', scopes: ['contracts'] },
+    });
+    if (issued.status !== 201) throw new Error(issued.text);
+    keys.push(issued.body.key);
+  }
+  const routerOf = async (path: string) => {
+    const resolution = createVercelRouter().resolve(new URL(`https://heir.test${path}`));
+    if (resolution.kind !== 'function') throw new Error(`${path} is not a function's`);
+    return (await functionExports(resolution.file)).router;
+  };
+  let n = 0;
+  const group = async (path: string, withKey: boolean) => {
+    const router = await routerOf(path);
+    return async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => {
+          const headers: Record<string, string> = { 'x-forwarded-for': '203.0.113.10' };
+          if (withKey) headers['x-api-key'] = keys[n++ % keys.length] as string;
+          return answerRequest(app, router, {
+            method: 'GET',
+            url: new URL(`https://heir.test${path}`),
+            headers: { get: (header: string) => headers[header] ?? null },
+            body: () => null,
+          });
+        }),
+      );
+      if (answers.some((answer) => answer.status !== 200)) throw new Error(`${path}: not 200`);
+    };
+  };
+  const cpu = await cpuPerCall(quick ? 100 : 400, quick ? 5 : 9, [
+    ['GET /v1/ping', await group('/v1/ping', false)],
+    ['GET /v1/whoami', await group('/v1/whoami', true)],
+  ]);
+  notes.push(
+    `${name}: pipeline CPU per request in-process (answerRequest, 50 concurrent, no sockets` +
+      `${app.config.rateLimit.kind === 'upstash' ? '; the in-process bridge included' : ''}): ` +
+      cpu.map((c) => `${c.what} ${(c.us / 50).toFixed(1)} µs`).join(', '),
+  );
+}
+
 async function benchHotPath(name: string, app: App, tenantId: string, key: string): Promise<void> {
   await measure(name, 'GET /v1/ping (pipeline, no auth)', N, () =>
     expectStatus(call(app, 'GET', '/v1/ping'), 200),
@@ -259,6 +312,7 @@ async function benchHotPath(name: string, app: App, tenantId: string, key: strin
     `${name}: key check CPU per call, warm cache, median of batches (target ≤ 20 µs): ` +
       cpu.map((c) => `${c.what} ${c.us.toFixed(1)} µs (${(c.us / baseline).toFixed(1)}×)`).join('; '),
   );
+  await pipelineCpu(name, app, tenantId);
   // Verify latency against the size of the table: the uncached verifier (POST /v1/keys/verify's),
   // one lookup by hash per call. Fake hashes, inserted 100,000 per statement (one statement of a
   // million would outlast the statement timeout), then ANALYZE, as a live table would be.
