@@ -61,7 +61,7 @@ export function createUpstashLimiter(opts: UpstashLimiterOptions, shared?: Redis
  * The REST client the limiter and the key signals (lib/ratelimit/signals.ts) share, on a keep-alive
  * node:http(s) transport (lib/ratelimit/upstash-transport.ts, decisions 0032, 0037, 0039). The transport
  * sends every command issued in the same event-loop turn as ONE /pipeline request: the tier limit's
- * EVALSHA and the key's signal EVAL travel together, so a warm key-authenticated request costs exactly
+ * EVALSHA and the key's touch (EVALSHA too, decision 0041) travel together, so a warm key-authenticated request costs exactly
  * one round trip, and under load concurrent requests share one. The client's own auto-pipelining is
  * therefore off: it only built a Pipeline object per command tick (decision 0039).
  */

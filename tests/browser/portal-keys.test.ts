@@ -27,7 +27,7 @@ import {
   type TestTenant,
   uniqueEmail,
 } from '../support/browser.js';
-import { secondsLeftInWindow } from '../support/windows.js';
+import { awayFromWindowEnd } from '../support/windows.js';
 
 const screenshots = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const missing = browserMissing();
@@ -228,8 +228,7 @@ describe('developer portal: API keys', { skip: missing ?? false }, () => {
   it('shows usage: last use (when and from where), the 24-hour chart and the remaining quota', async () => {
     // 105 requests in one window (counting those the create step made): the public tier allows 100, so 5 are
     // limited (answered 429). The window must not end half-way; if it is about to, start in the next.
-    if (secondsLeftInWindow() < 30)
-      await new Promise((r) => setTimeout(r, (secondsLeftInWindow() + 1) * 1000));
+    await awayFromWindowEnd(30);
     const before = await server.api('GET', `/v1/api-keys/${erpId}/usage`, {
       headers: { authorization: `Bearer ${ownerToken}` },
     });

@@ -28,6 +28,15 @@ export function skipNearWindowEnd(t: TestContext, needSeconds = 20): boolean {
   return true;
 }
 
+/**
+ * Waits for the next window when fewer than `needSeconds` remain in this one, so a test that must count
+ * in one window (an exact number let through) runs whole, instead of being skipped.
+ */
+export async function awayFromWindowEnd(needSeconds = 20): Promise<void> {
+  const left = secondsLeftInWindow();
+  if (left < needSeconds) await new Promise((resolve) => setTimeout(resolve, (left + 0.5) * 1000));
+}
+
 let nextIp = 0;
 
 /** A client IP no other test uses (198.18.0.0/15 is reserved for benchmarking). */
