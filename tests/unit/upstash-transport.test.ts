@@ -28,6 +28,18 @@ async function serve(handler: (req: IncomingMessage, body: string, res: ServerRe
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** A server that drops the first connection it gets, then answers `reply(body)`; counts the requests. */
+async function droppingFirst(reply: (body: string) => unknown) {
+  let requests = 0;
+  const url = await serve((req, body, res) => {
+    requests += 1;
+    if (requests === 1) return req.socket.destroy();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(reply(body)));
+  });
+  return { url, requests: () => requests };
+}
+
 describe('Upstash transport', () => {
   it('sends the commands of one turn as one Upstash REST /pipeline request', async () => {
     const seen: { path: string | undefined; auth: string | undefined; body: unknown }[] = [];
@@ -78,16 +90,10 @@ describe('Upstash transport', () => {
   });
 
   it('a dropped connection is retried once', async () => {
-    let requests = 0;
-    const url = await serve((req, _body, res) => {
-      requests += 1;
-      if (requests === 1) return req.socket.destroy();
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify([{ result: 'PONG' }]));
-    });
-    const transport = createUpstashTransport({ url, token: 't', timeoutMs: 2_000 });
+    const server = await droppingFirst(() => [{ result: 'PONG' }]);
+    const transport = createUpstashTransport({ url: server.url, token: 't', timeoutMs: 2_000 });
     assert.deepEqual(await transport.request({ body: ['ping'] }), { result: 'PONG' });
-    assert.equal(requests, 2);
+    assert.equal(server.requests(), 2);
   });
 
   it('a server that never answers fails the request within the budget, with no retry', async () => {
@@ -230,20 +236,16 @@ describe('Upstash transport', () => {
     });
 
     it('a dropped connection is retried once, for the whole batch', async () => {
-      let requests = 0;
-      const url = await serve((req, body, res) => {
-        requests += 1;
-        if (requests === 1) return req.socket.destroy();
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify((JSON.parse(body) as unknown[]).map((_, i) => ({ result: i }))));
-      });
-      const transport = createUpstashTransport({ url, token: 't', timeoutMs: 2_000 });
+      const server = await droppingFirst((body) =>
+        (JSON.parse(body) as unknown[]).map((_, i) => ({ result: i })),
+      );
+      const transport = createUpstashTransport({ url: server.url, token: 't', timeoutMs: 2_000 });
       const answers = await Promise.all([
         transport.request(pipeline(['get', 'a'])),
         transport.request(pipeline(['get', 'b'])),
       ]);
       assert.deepEqual(answers, [[{ result: 0 }], [{ result: 1 }]]);
-      assert.equal(requests, 2);
+      assert.equal(server.requests(), 2);
     });
 
     it('a server that never answers: a caller that gives up early is not held, the others get their deadline', async () => {
