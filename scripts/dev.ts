@@ -98,15 +98,20 @@ type FunctionModule = import('../lib/http/mount.js').Mounted;
  * tsx's resolve hooks on every call, which cost more than the whole request pipeline.
  */
 const functionModules = new Map<string, Promise<FunctionModule>>();
+/** The same, once loaded: a request to a loaded function waits for nothing before the pipeline. */
+const loadedModules = new Map<string, FunctionModule>();
 function functionModule(file: string): Promise<FunctionModule> {
-  let loaded = functionModules.get(file);
-  if (!loaded) {
-    loaded = functionExports(file);
-    // A module that failed to load (a syntax error while editing) is retried on the next request.
-    loaded.catch(() => functionModules.delete(file));
-    functionModules.set(file, loaded);
+  let loading = functionModules.get(file);
+  if (!loading) {
+    loading = functionExports(file);
+    loading.then(
+      (module) => loadedModules.set(file, module),
+      // A module that failed to load (a syntax error while editing) is retried on the next request.
+      () => functionModules.delete(file),
+    );
+    functionModules.set(file, loading);
   }
-  return loaded;
+  return loading;
 }
 
 /**
@@ -135,7 +140,7 @@ async function answer(req: IncomingMessage): Promise<Answered> {
     };
   if (resolution.kind === 'none')
     return { answer: await written(platformNotFound()), routeHeaders: resolution.headers };
-  const module = await functionModule(resolution.file);
+  const module = loadedModules.get(resolution.file) ?? (await functionModule(resolution.file));
   // TRACE, CONNECT, PROPFIND …: no method handler of a function file (Vercel's runtime would not call
   // one), answered as the pipeline answers a method a path does not serve.
   if (!FUNCTION_METHODS.has(method)) {

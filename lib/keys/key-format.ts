@@ -34,17 +34,31 @@ let crcTable: Uint32Array | undefined;
  * binding modules under it) at import for a 44-character checksum (docs/decisions/0038).
  */
 export function crc32(text: string): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c;
-    }
-  }
+  const table = crcTable ?? makeCrcTable();
   let crc = 0xffffffff;
-  for (const byte of Buffer.from(text, 'utf8')) crc = (crcTable[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  // A key is ASCII, whose characters are its UTF-8 bytes: read in place, not encoded per key check.
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return crc32Bytes(table, Buffer.from(text, 'utf8'));
+    crc = (table[(crc ^ code) & 0xff] as number) ^ (crc >>> 8);
+  }
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crc32Bytes(table: Uint32Array, bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = (table[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function makeCrcTable(): Uint32Array {
+  crcTable = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    crcTable[n] = c;
+  }
+  return crcTable;
 }
 
 /** A CRC-32 as 6 base62 characters (62^6 > 2^32), most significant first, zero-padded. */

@@ -140,17 +140,18 @@ export function createMemorySignals(): KeySignals {
       return version(hash);
     },
     async touch(hash, keyId, at, address) {
-      const seen = addresses.get(keyId) ?? new Set<string>();
+      const seen = mapEntry(addresses, keyId, () => new Set<string>());
       const known = seen.size;
       const added = known < MAX_ADDRESSES && !seen.has(address);
       if (added) seen.add(address);
-      addresses.set(keyId, seen);
-      const windows = usage.get(keyId) ?? new Map<number, number>();
+      const windows = mapEntry(usage, keyId, () => new Map<number, number>());
       const start = windowStart(at, RATE_WINDOW_SECONDS);
-      windows.set(start, (windows.get(start) ?? 0) + 1);
-      // Forget windows older than the day the usage report covers.
-      for (const key of windows.keys()) if (key < start - USAGE_TTL_SECONDS * 1000) windows.delete(key);
-      usage.set(keyId, windows);
+      const count = windows.get(start);
+      if (count === undefined) {
+        windows.set(start, 1);
+        // A new window: forget those older than the day the usage report covers.
+        for (const key of windows.keys()) if (key < start - USAGE_TTL_SECONDS * 1000) windows.delete(key);
+      } else windows.set(start, count + 1);
       return { versions: version(hash), newAddress: added && known > 0 };
     },
     async bumpKeys(hashes) {
@@ -163,6 +164,16 @@ export function createMemorySignals(): KeySignals {
       return windowsBetween([...(usage.get(keyId) ?? new Map<number, number>())], from, to);
     },
   };
+}
+
+/** The value under `key`, made and stored first when there is none. */
+function mapEntry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 function windowsBetween(entries: Iterable<[number, number]>, from: number, to: number): Map<number, number> {
