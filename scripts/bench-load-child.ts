@@ -4,6 +4,9 @@
  *   bare             a bare node:http handler (the ceiling every ratio is measured against)
  *   bridge <redis>   the Upstash REST bridge, as Upstash is a separate service in production; a GET to
  *                    its `statsPort` answers how many REST requests it has served (Redis round trips)
+ *   answer <json>    the bare handler writing one given answer (status, headers, body) to every request: a
+ *                    whoami's own answer, canned, is the ceiling of a whoami on this machine without the
+ *                    pipeline (node:http writing the headers docs/API.md asks for)
  *   limited <url> <token>
  *                    the bare handler, but each request first makes a key-authenticated request's two
  *                    Upstash calls (the tier limit and the key's touch, lib/ratelimit) through the bridge
@@ -27,6 +30,18 @@ if (role === 'bare') {
     res.end(body);
   });
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
+} else if (role === 'answer' && arg) {
+  const { status, headers, body } = JSON.parse(arg) as {
+    status: number;
+    headers: Record<string, string>;
+    body: string;
+  };
+  const bytes = Buffer.from(body);
+  const server = createServer((_req, res) => {
+    res.writeHead(status, { ...headers, 'content-length': bytes.length });
+    res.end(bytes);
+  });
+  server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
 } else if (role === 'limited' && arg && token) {
   const { createUpstashLimiter, createUpstashRedis } = await import('../lib/ratelimit/upstash.js');
   const { createRedisSignals } = await import('../lib/ratelimit/signals.js');
@@ -38,8 +53,8 @@ if (role === 'bare') {
   const body = Buffer.from('{"ok":true}');
   let n = 0;
   const server = createServer(async (_req, res) => {
-    // 64 identifiers in turn, as the server's whoami uses 64 keys: no run reaches a limit.
-    const id = `key-${n++ % 64}`;
+    // 160 identifiers in turn, as the server's whoami uses 160 keys: no run reaches a limit.
+    const id = `key-${n++ % 160}`;
     const [limit] = await Promise.allSettled([
       limiter.limit(policies.tier.internal, id),
       signals.touch(`hash-${id}`, id, Date.now(), '127.0.0.1'),
@@ -71,7 +86,7 @@ if (role === 'bare') {
   });
 } else {
   console.error(
-    'usage: bench-load-child.ts bare | bridge <redis url> | limited <bridge url> <token> | client <options json>',
+    'usage: bench-load-child.ts bare | answer <json> | bridge <redis url> | limited <bridge url> <token> | client <options json>',
   );
   process.exit(2);
 }

@@ -129,11 +129,30 @@ async function api(
 /**
  * What each target needs: API keys (internal tier, 10,000 per window each) and people (1,000 per
  * window each), several of each used in turn so no run is capped by a limit: a target's warm-up and
- * runs (17 s quick, 40 s full) send up to ~15,000 whoami and ~1,500 /me per second. Any 429 shows in
- * `non2xx`.
+ * runs (17 s quick, 40 s full) send up to ~30,000 whoami and ~2,500 /me per second on a fast machine
+ * (bare handler ~95,000 req/s). Any 429 shows in `non2xx`.
  */
-const KEYS = 64;
-const PEOPLE = { quick: 32, full: 64 };
+const KEYS = 160;
+const WHOAMI = 'GET /v1/whoami (API key)';
+const PEOPLE = { quick: 64, full: 128 };
+
+/** An answer as the `answer` role of bench-load-child.ts writes it. */
+interface CannedAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One answer of the server, with the headers it sets itself (node:http adds the connection's own). */
+async function sampleAnswer(base: string, request: Request): Promise<CannedAnswer> {
+  const res = await fetch(`${base}${request.path}`, { headers: request.headers });
+  const headers: Record<string, string> = {};
+  const perConnection = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+  res.headers.forEach((value, name) => {
+    if (!perConnection.has(name)) headers[name] = value;
+  });
+  return { status: res.status, headers, body: await res.text() };
+}
 
 async function prepare(base: string, quick: boolean): Promise<Record<string, Request[]>> {
   const admin = { 'x-admin-key': ADMIN_KEYS[0] as string };
@@ -173,7 +192,7 @@ async function prepare(base: string, quick: boolean): Promise<Record<string, Req
   }
   return {
     'GET /v1/ping (pipeline, no auth)': [{ path: '/v1/ping' }],
-    'GET /v1/whoami (API key)': keys.map((key) => ({ path: '/v1/whoami', headers: { 'x-api-key': key } })),
+    [WHOAMI]: keys.map((key) => ({ path: '/v1/whoami', headers: { 'x-api-key': key } })),
     'POST /v1/keys/verify (admin)': ADMIN_KEYS.map((adminKey, i) => ({
       method: 'POST',
       path: '/v1/keys/verify',
@@ -262,6 +281,7 @@ async function bridgeRequests(statsUrl: string): Promise<number> {
   return Number(await (await fetch(statsUrl)).text());
 }
 
+/** Measures the dev server's targets; returns one of its whoami answers (the ceiling row's). */
 async function benchServer(
   rows: LoadRow[],
   mode: string,
@@ -269,7 +289,7 @@ async function benchServer(
   bridge: { pid: number | undefined; statsUrl: string } | undefined,
   quick: boolean,
   bare: { base: string; requests: Request[] },
-) {
+): Promise<CannedAnswer> {
   const { proc, match } = await start([devServer], env, /listening on http:\/\/localhost:(\d+)/);
   try {
     const base = `http://127.0.0.1:${match[1]}`;
@@ -278,6 +298,7 @@ async function benchServer(
       const pids = { server: proc.pid, bridge: bridge?.pid, bridgeStats: bridge?.statsUrl };
       await measure(rows, mode, target, base, requests, pids, quick, bare);
     }
+    return await sampleAnswer(base, targets[WHOAMI]?.[0] as Request);
   } finally {
     await stop(proc);
   }
@@ -310,7 +331,26 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
       quick,
     );
 
-    await benchServer(rows, 'embedded', baseEnv, undefined, quick, bareTarget);
+    const whoami = await benchServer(rows, 'embedded', baseEnv, undefined, quick, bareTarget);
+    // The ceiling of a whoami on this machine: the bare handler writing a whoami's own answer (its
+    // headers: docs/API.md §3's rate-limit headers and vercel.json's), no pipeline, no routing.
+    const canned = await start(
+      [child, 'answer', JSON.stringify(whoami)],
+      { PATH: process.env.PATH },
+      /READY (.+)\n/,
+    );
+    cleanups.push(() => stop(canned.proc));
+    const cannedPort = (JSON.parse(canned.match[1] ?? '{}') as { port: number }).port;
+    await measure(
+      rows,
+      'embedded',
+      'canned whoami answer (no pipeline)',
+      `http://127.0.0.1:${cannedPort}`,
+      [{ path: '/' }],
+      { server: canned.proc.pid },
+      quick,
+      bareTarget,
+    );
 
     const { DATABASE_URL, REDIS_URL } = process.env;
     if (DATABASE_URL && REDIS_URL) {
@@ -405,6 +445,9 @@ export function printLoad(rows: LoadRow[]): void {
   );
   console.log(
     'Targets: GET /v1/whoami (API key) ≥ 0.5× bare embedded, ≥ 0.25× bare postgres+redis (not pass/fail).',
+  );
+  console.log(
+    'Ceilings on this machine, no pipeline: the canned whoami answer (embedded), bare + limit + touch (postgres+redis).',
   );
   console.log(
     'RT/req: Redis round trips (REST requests at the bridge) per request, shared under load: concurrent requests ride one /pipeline.',
