@@ -222,13 +222,20 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
+/** The processes whose CPU (and, for the bridge, requests served) a measurement counts. */
+interface Pids {
+  server?: number;
+  bridge?: number;
+  bridgeStats?: string;
+}
+
 async function measure(
   rows: LoadRow[],
   mode: string,
   target: string,
   base: string,
   requests: Request[],
-  pids: { server?: number; bridge?: number; bridgeStats?: string },
+  pids: Pids,
   quick: boolean,
   bare?: { base: string; requests: Request[] },
 ): Promise<void> {
@@ -317,40 +324,34 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
   };
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const bare = await start([child, 'bare'], { PATH: process.env.PATH }, /READY (.+)\n/);
-    cleanups.push(() => stop(bare.proc));
-    const { port } = JSON.parse(bare.match[1] ?? '{}') as { port: number };
-    const bareTarget = { base: `http://127.0.0.1:${port}`, requests: [{ path: '/' }] };
-    await measure(
-      rows,
-      'bare',
-      'node:http handler',
-      bareTarget.base,
-      bareTarget.requests,
-      { server: bare.proc.pid },
-      quick,
-    );
+    /** A handler role of bench-load-child.ts (bare, answer, limited), stopped by the cleanups. */
+    const serve = async (args: string[]) => {
+      const { proc, match } = await start([child, ...args], { PATH: process.env.PATH }, /READY (.+)\n/);
+      cleanups.push(() => stop(proc));
+      const { port } = JSON.parse(match[1] ?? '{}') as { port: number };
+      return { pid: proc.pid, base: `http://127.0.0.1:${port}`, requests: [{ path: '/' }] };
+    };
+    const bare = await serve(['bare']);
+    await measure(rows, 'bare', 'node:http handler', bare.base, bare.requests, { server: bare.pid }, quick);
+    /** A row without the pipeline: a ceiling of a whoami on this machine (decision 0042). */
+    const ceiling = async (mode: string, target: string, args: string[], pids: Pids = {}) => {
+      const handler = await serve(args);
+      await measure(
+        rows,
+        mode,
+        target,
+        handler.base,
+        handler.requests,
+        { server: handler.pid, ...pids },
+        quick,
+        bare,
+      );
+    };
 
-    const whoami = await benchServer(rows, 'embedded', baseEnv, undefined, quick, bareTarget);
-    // The ceiling of a whoami on this machine: the bare handler writing a whoami's own answer (its
-    // headers: docs/API.md §3's rate-limit headers and vercel.json's), no pipeline, no routing.
-    const canned = await start(
-      [child, 'answer', JSON.stringify(whoami)],
-      { PATH: process.env.PATH },
-      /READY (.+)\n/,
-    );
-    cleanups.push(() => stop(canned.proc));
-    const cannedPort = (JSON.parse(canned.match[1] ?? '{}') as { port: number }).port;
-    await measure(
-      rows,
-      'embedded',
-      'canned whoami answer (no pipeline)',
-      `http://127.0.0.1:${cannedPort}`,
-      [{ path: '/' }],
-      { server: canned.proc.pid },
-      quick,
-      bareTarget,
-    );
+    const whoami = await benchServer(rows, 'embedded', baseEnv, undefined, quick, bare);
+    // The bare handler writing a whoami's own answer (docs/API.md §3's rate-limit headers and
+    // vercel.json's), no pipeline, no routing.
+    await ceiling('embedded', 'canned whoami answer (no pipeline)', ['answer', JSON.stringify(whoami)]);
 
     const { DATABASE_URL, REDIS_URL } = process.env;
     if (DATABASE_URL && REDIS_URL) {
@@ -377,22 +378,13 @@ export async function loadBench(quick: boolean): Promise<LoadRow[]> {
         },
         { pid: bridge.proc.pid, statsUrl: `http://127.0.0.1:${statsPort}/` },
         quick,
-        bareTarget,
+        bare,
       );
-      // The floor of a services-mode whoami here: the bare handler plus the same two Upstash calls.
-      const limited = await start([child, 'limited', url, token], { PATH: process.env.PATH }, /READY (.+)\n/);
-      cleanups.push(() => stop(limited.proc));
-      const limitedPort = (JSON.parse(limited.match[1] ?? '{}') as { port: number }).port;
-      await measure(
-        rows,
-        'postgres+redis',
-        'bare + limit + touch (no pipeline)',
-        `http://127.0.0.1:${limitedPort}`,
-        [{ path: '/' }],
-        { server: limited.proc.pid, bridge: bridge.proc.pid, bridgeStats: `http://127.0.0.1:${statsPort}/` },
-        quick,
-        bareTarget,
-      );
+      // The bare handler plus the same two Upstash calls, through the same bridge.
+      await ceiling('postgres+redis', 'bare + limit + touch (no pipeline)', ['limited', url, token], {
+        bridge: bridge.proc.pid,
+        bridgeStats: `http://127.0.0.1:${statsPort}/`,
+      });
     }
   } finally {
     // Processes first (the database cannot be dropped under a connected server), then data.
