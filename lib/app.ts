@@ -2,6 +2,7 @@ import { type Config, loadConfig } from './config.js';
 import { createDataCipher, type DataCipher, ephemeralDataKey, parseDataKeys } from './crypto/data-cipher.js';
 import { type DatabaseHandle, type Db, openDatabase } from './db/database.js';
 import type { TokenSettings } from './identity/access-token.js';
+import { SessionCache } from './identity/session-cache.js';
 import { signingKeysOnUse } from './identity/signing-keys.js';
 import { KeyCache } from './keys/key-cache.js';
 import { KeyUseRecorder } from './keys/key-usage.js';
@@ -23,6 +24,8 @@ export interface App {
   readonly signals: KeySignals;
   /** Verified API-key records of this instance (lib/keys/key-cache.ts). */
   readonly keyCache: KeyCache;
+  /** Verified logins of this instance (lib/identity/session-cache.ts). */
+  readonly sessionCache: SessionCache;
   /** Debounced last_used_* writes and anomaly checks of API keys (lib/keys/key-usage.ts). */
   readonly keyUse: KeyUseRecorder;
   readonly log: Logger;
@@ -86,6 +89,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     database,
     ...store,
     keyCache: new KeyCache(),
+    sessionCache: new SessionCache(),
     keyUse: new KeyUseRecorder(),
     log,
     tokens: { keys, issuer: config.jwt.issuer, audience: config.jwt.audience },

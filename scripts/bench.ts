@@ -166,10 +166,10 @@ async function benchApp(name: string, app: App): Promise<void> {
     ),
   );
   const { session, owner } = await ownerSession(app);
-  // A person may make 1,000 requests per window: stay under it.
-  await measure(name, 'GET /v1/auth/me (JWT + session check)', Math.min(N, 900), () =>
-    expectStatus(call(app, 'GET', '/v1/auth/me', { headers: session.auth }), 200),
-  );
+  // A person may make 1,000 requests per window: stay under it (900 here, 21 counted below).
+  const me = (a: App) => expectStatus(call(a, 'GET', '/v1/auth/me', { headers: session.auth }), 200);
+  await measure(name, 'GET /v1/auth/me (JWT + session check)', Math.min(N, 900), () => me(app));
+  await perRequest(name, 'GET /v1/auth/me (JWT, warm)', app, me);
   // Login against the one bcrypt comparison it contains, sampled in turn. bcrypt compares the
   // password's 44-character pre-hash (lib/identity/password.ts), so the baseline compares 44 too.
   const hash = await bcrypt.hash('x'.repeat(44), app.config.bcryptCost);

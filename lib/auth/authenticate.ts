@@ -1,11 +1,12 @@
 import type { App } from '../app.js';
 import { AuthenticationError } from '../errors.js';
 import { authenticatePerson } from '../identity/session.service.js';
-import { type Reload, verifyApiKeyCached } from '../keys/key-cache.js';
+import { verifyApiKeyCached } from '../keys/key-cache.js';
 import { keyRefusalError } from '../keys/verify.js';
 import { verifyAdminKey } from './admin-key.js';
 import type { Caller } from './caller.js';
 import type { PresentedCredential } from './credentials.js';
+import type { Reload } from './verified-cache.js';
 
 /**
  * Turns a presented credential into a verified caller, or throws a 401 AuthenticationError (a 403
@@ -16,7 +17,7 @@ export async function authenticate(
   app: App,
   credential: PresentedCredential,
   ip: string | null,
-  /** Skip the instance's key cache (the pipeline's re-check after a key's signal moved). */
+  /** Skip the instance's caches (the pipeline's re-check after a key's or a person's signal moved). */
   fresh: Reload = false,
 ): Promise<Caller> {
   switch (credential.kind) {
@@ -40,7 +41,7 @@ export async function authenticate(
       };
     }
     case 'bearer_token':
-      return authenticatePerson(app, credential.token);
+      return authenticatePerson(app, credential.token, fresh);
     case 'empty_bearer':
       throw new AuthenticationError(
         'invalid_token',

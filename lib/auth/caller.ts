@@ -1,6 +1,6 @@
 import type { LiveSession } from '../identity/session.repository.js';
-import type { KeyFreshness } from '../keys/key-cache.js';
 import type { Role, Scope, Tier } from '../vocabulary.js';
+import type { Freshness } from './verified-cache.js';
 
 export type { Role, Scope };
 
@@ -16,7 +16,7 @@ export type Caller =
       readonly tier: Tier;
       readonly scopes: readonly Scope[];
       /** What the verification rested on; the pipeline confirms it with the key's rate-limit call. */
-      readonly freshness?: KeyFreshness | null;
+      readonly freshness?: Freshness | null;
     }
   | {
       readonly kind: 'person';
@@ -26,6 +26,8 @@ export type Caller =
       readonly sessionId: string;
       /** The row the live-session check read (person and tenant included): handlers need not read them again. */
       readonly session: LiveSession;
+      /** What the check rested on (a cached row, or one read now); confirmed with the rate-limit call. */
+      readonly freshness?: Freshness;
     };
 
 /** The admin key, or an internal-tier API key carrying the `admin` scope (API.md §1). */

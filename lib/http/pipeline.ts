@@ -9,10 +9,10 @@ import {
   extractCredential,
   type PresentedCredential,
 } from '../auth/credentials.js';
+import type { Freshness, Reload } from '../auth/verified-cache.js';
 import type { Db } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, AuthenticationError, errorCatalog, NotFoundError, ValidationError } from '../errors.js';
-import type { KeyFreshness, Reload } from '../keys/key-cache.js';
 import { addressKey } from '../ratelimit/address-key.js';
 import type { RateLimitPolicy, RateLimitResult } from '../ratelimit/limiter.js';
 import { RateLimiterUnavailableError } from '../ratelimit/limiter.js';
@@ -193,7 +193,7 @@ export async function answerRequest(app: App, router: Router, request: Incoming)
         authorize(endpoint.auth, caller);
       } catch (error) {
         // Scopes may have been widened since the instance cached the key: a refusal rests on Postgres.
-        if (caller.kind !== 'api_key' || !caller.freshness || caller.freshness.loaded) throw error;
+        if (!isCached(caller) || !caller.freshness || caller.freshness.loaded) throw error;
         caller = await identify(ctx, endpoint, credential, true);
         tenant = await resolveTenant(ctx.db, endpoint, caller, params);
         authorize(endpoint.auth, caller);
@@ -201,11 +201,12 @@ export async function answerRequest(app: App, router: Router, request: Incoming)
     }
     // The caller's quota is counted only now, after every check has passed: a refused request costs none.
     const own = callerPolicy(caller);
-    if (own && caller.kind === 'api_key' && caller.freshness) {
-      // The key's record may be the instance's cached one: its signal comes back with the count.
-      const stale = await countKeyRequest(ctx, own, caller, caller.freshness);
+    if (own && isCached(caller) && caller.freshness) {
+      // The key's or login's record may be the instance's cached one: its signal comes back with the count.
+      const stale = await countCachedRequest(ctx, own, caller, caller.freshness);
       if (stale) {
-        app.keyCache.delete(caller.freshness.hash);
+        if (caller.kind === 'api_key') app.keyCache.delete(caller.freshness.signal);
+        else app.sessionCache.delete(caller.sessionId);
         caller = await identify(ctx, endpoint, credential, stale.signalDown ? 'signal-down' : true);
         tenant = await resolveTenant(ctx.db, endpoint, caller, params);
         if (endpoint.auth !== 'none') authorize(endpoint.auth, caller);
@@ -295,27 +296,34 @@ export function invalidRequest(): Answer {
 }
 
 /**
- * Counts a key-authenticated request against its tier and, in the same round trip (both calls are
- * issued in one turn, so the Upstash transport sends them as one /pipeline request), counts its usage and reads
- * its revocation signal. Returns null when the cached record is confirmed (or was loaded from Postgres
- * during this request, after its version was read); otherwise the pipeline re-verifies from Postgres
- * before answering — also before answering 429, so a revoked key is a 401, not a 429.
+ * Counts a request whose caller may rest on a cached record (an API key or a login) against its quota
+ * and, in the same round trip (both calls are issued in one turn, so the Upstash transport sends them
+ * as one /pipeline request), reads the record's signal: a key's touch also counts its usage. Returns
+ * null when the cached record is confirmed (or was loaded from Postgres during this request, after its
+ * version was read); otherwise the pipeline re-verifies from Postgres before answering — also before
+ * answering 429, so a revoked key or an ended login is a 401, not a 429.
  */
-async function countKeyRequest(
+async function countCachedRequest(
   ctx: RequestContext,
   own: { policy: RateLimitPolicy; identifier: string },
-  key: ApiKeyCaller,
-  freshness: KeyFreshness,
+  caller: CachedCaller,
+  freshness: Freshness,
 ): Promise<{ rethrow(): void; signalDown: boolean } | null> {
   const [limit, seen] = await Promise.allSettled([
     ctx.rateLimit(own.policy, own.identifier),
-    ctx.app.signals.touch(freshness.hash, key.keyId, ctx.app.now().getTime(), addressKey(ctx.ip)),
+    caller.kind === 'api_key'
+      ? ctx.app.signals
+          .touch(freshness.signal, caller.keyId, ctx.app.now().getTime(), addressKey(ctx.ip))
+          .then((touched) => {
+            noteKeyUse(ctx, caller, touched.newAddress);
+            return touched.versions;
+          })
+      : ctx.app.signals.read(freshness.signal),
   ]);
-  if (seen.status === 'fulfilled') noteKeyUse(ctx, key, seen.value.newAddress);
   const rethrow = () => {
     if (limit.status === 'rejected') throw limit.reason;
   };
-  const moved = seen.status === 'rejected' || seen.value.versions !== freshness.versions;
+  const moved = seen.status === 'rejected' || seen.value !== freshness.versions;
   // A cached record stands only on a confirmed signal (none: Redis is down, so Postgres decides).
   // One loaded during this request stands unless the signal moved since it was read: a change may
   // then have raced the lookup.
@@ -400,6 +408,10 @@ function parseParams(endpoint: Endpoint, raw: Record<string, string>): unknown {
 
 const ANONYMOUS: Caller = { kind: 'anonymous' };
 type ApiKeyCaller = Extract<Caller, { kind: 'api_key' }>;
+/** Callers whose verification may come from the instance's cache (lib/auth/verified-cache.ts). */
+type CachedCaller = Extract<Caller, { kind: 'api_key' | 'person' }>;
+const isCached = (caller: Caller): caller is CachedCaller =>
+  caller.kind === 'api_key' || caller.kind === 'person';
 /** Marks a request whose tenant an admin names in the body or query (read after validation). */
 const CHOSEN_BY_ADMIN = Symbol('chosen by admin');
 

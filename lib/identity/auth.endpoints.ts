@@ -148,7 +148,7 @@ export const logoutEndpoint = defineEndpoint({
   response: { status: 204, description: 'Logged out' },
   handler: async (ctx) => {
     if (ctx.caller.kind !== 'person') throw new NotFoundError();
-    await endSession(ctx.db, ctx.caller.sessionId, ctx.actor, ctx.caller.tenantId, ctx.now());
+    await endSession(ctx.app, ctx.caller, ctx.actor, ctx.now());
     return undefined;
   },
 });

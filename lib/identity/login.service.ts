@@ -9,7 +9,7 @@ import type { Throttle } from '../ratelimit/throttle.js';
 import { emailKey } from './email.js';
 import { hashPassword, passwordContextProblem, verifyAgainstDummy, verifyPassword } from './password.js';
 import { revokeUserSessions } from './session.repository.js';
-import { type ClientInfo, startSession } from './session.service.js';
+import { type ClientInfo, personChanged, startSession } from './session.service.js';
 import {
   countFailedLogin,
   findLoginAccount,
@@ -97,7 +97,9 @@ export async function logIn(
     );
   }
   // One statement, atomic on its own: no transaction (and its BEGIN and COMMIT round trips) needed.
-  return startSession(app, app.db, user, client, app.now(), { actor, action: 'auth.login' });
+  const pair = await startSession(app, app.db, user, client, app.now(), { actor, action: 'auth.login' });
+  await personChanged(app, [user.id]); // the person's other logins show this one's time on /me
+  return pair;
 }
 
 /** First login of an account created with a temporary password: choose a password, get tokens. */
@@ -119,7 +121,7 @@ export async function setInitialPassword(
   if (context) throw new ValidationError([{ path: 'new_password', message: context }]);
   const hash = await hashPassword(input.newPassword, app.config.bcryptCost);
   const at = app.now();
-  return app.db.transaction().execute(async (trx) => {
+  const pair = await app.db.transaction().execute(async (trx) => {
     // Conditional on the temporary password still being the one checked above: of concurrent
     // set-password calls with it, exactly one replaces it; the others answer as a wrong password.
     if (!(await replaceTemporaryPassword(trx, user.id, user.password_hash, hash, at))) throw invalid();
@@ -129,4 +131,6 @@ export async function setInitialPassword(
       action: 'auth.password_set',
     });
   });
+  await personChanged(app, [user.id]);
+  return pair;
 }

@@ -7,6 +7,7 @@ import { enqueueMail } from '../mail/outbox.js';
 import { emailKey } from './email.js';
 import { hashPassword, passwordContextProblem } from './password.js';
 import { revokeUserSessions } from './session.repository.js';
+import { personChanged } from './session.service.js';
 import { findUserByEmailKey, setPassword } from './user.repository.js';
 
 export const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
@@ -94,7 +95,7 @@ export async function checkResetToken(app: App, token: string): Promise<{ expire
 export async function resetPassword(app: App, actor: Actor, token: string, password: string): Promise<void> {
   const hash = await hashPassword(password, app.config.bcryptCost);
   const at = app.now();
-  await app.db.transaction().execute(async (trx) => {
+  const userId = await app.db.transaction().execute(async (trx) => {
     const spent = await trx
       .updateTable('password_reset_tokens')
       .set({ spent_at: at })
@@ -126,5 +127,7 @@ export async function resetPassword(app: App, actor: Actor, token: string, passw
       },
       at,
     );
+    return user.id;
   });
+  await personChanged(app, [userId]);
 }

@@ -169,6 +169,8 @@ export function findLiveSession(executor: Db, sessionId: string, userId: string,
     .innerJoin('tenants as t', 't.id', 'u.tenant_id')
     .select([
       's.id as session_id',
+      // A cached row (lib/identity/session.service.ts) is checked against it on every use.
+      's.expires_at',
       'u.id as user_id',
       'u.tenant_id',
       'u.role',

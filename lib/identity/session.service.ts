@@ -3,8 +3,11 @@ import type { App } from '../app.js';
 import { auditRow, recordAudit } from '../audit/audit.repository.js';
 import type { Actor, Caller } from '../auth/caller.js';
 import { randomToken, sha256Hex } from '../auth/secrets.js';
+import type { Freshness, Reload } from '../auth/verified-cache.js';
 import type { Db } from '../db/database.js';
 import { AuthenticationError, ForbiddenError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type KeySignals, personSignal } from '../ratelimit/signals.js';
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   signAccessToken,
@@ -16,6 +19,7 @@ import {
   findRefreshToken,
   insertLogin,
   insertRefreshToken,
+  type LiveSession,
   type LockedSession,
   lockSession,
   lockSessionOfRefreshToken,
@@ -23,6 +27,7 @@ import {
   revokeSession,
   spendLiveRefreshTokens,
 } from './session.repository.js';
+import type { SessionCache } from './session-cache.js';
 import type { UserRow } from './user.repository.js';
 import { type TokenPair, toUserView } from './views.js';
 
@@ -148,7 +153,8 @@ async function isLive(trx: Db, session: LockedSession, credential: Spendable, ha
 
 type Outcome =
   | { readonly kind: 'ok'; readonly pair: TokenPair }
-  | { readonly kind: 'invalid' | 'suspended' | 'reused' };
+  | { readonly kind: 'reused'; readonly userId: string }
+  | { readonly kind: 'invalid' | 'suspended' };
 
 /**
  * Rotates a login: the presented credential — its live refresh token, or its newest access token,
@@ -225,13 +231,14 @@ export async function refreshSession(
       },
       at,
     );
-    return { kind: 'reused' };
+    return { kind: 'reused', userId: session.user_id };
   });
   // Thrown after the commit, so that the revocation of a replayed login is kept.
   switch (outcome.kind) {
     case 'ok':
       return outcome.pair;
     case 'reused':
+      await personChanged(app, [outcome.userId]);
       throw new AuthenticationError(
         'refresh_token_reused',
         'This credential was already used to refresh; every token of its login has been revoked.',
@@ -250,13 +257,13 @@ export async function refreshSession(
 
 /** Ends one login: its refresh tokens stop working, and so do its access tokens (checked per request). */
 export async function endSession(
-  db: Db,
-  sessionId: string,
+  app: App,
+  person: { readonly userId: string; readonly tenantId: string; readonly sessionId: string },
   actor: Actor,
-  tenantId: string,
   at: Date,
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  const { sessionId, tenantId } = person;
+  await app.db.transaction().execute(async (trx) => {
     await revokeSession(trx, sessionId, 'logout', at);
     await recordAudit(
       trx,
@@ -265,18 +272,32 @@ export async function endSession(
       at,
     );
   });
+  await personChanged(app, [person.userId]);
 }
 
 /**
  * Verifies a person's access token and that its login is still live: a logout, a password reset, a
  * removal or a disabled account ends access at once, not when the token expires.
  */
-export async function authenticatePerson(app: App, token: string): Promise<Caller> {
+export async function authenticatePerson(app: App, token: string, fresh: Reload = false): Promise<Caller> {
   const at = app.now();
   const claims = await verifyAccessToken(app.tokens, token, at);
+  const signal = personSignal(claims.userId);
+  const hit = fresh ? undefined : app.sessionCache.get(claims.sessionId, at.getTime());
+  // A login is cached only while live and active; its end (or the person's, or a change of either)
+  // moves the person's signal, which the pipeline reads with the request's rate-limit call.
+  if (hit && hit.record.user_id === claims.userId && hit.record.expires_at > at)
+    return personCaller(hit.record, { signal, versions: hit.versions, loaded: false });
+  // The version first, then the row: a change committed after this read moves the version.
+  const versions = fresh === 'signal-down' ? null : await app.signals.read(signal).catch(() => null);
   const live = await findLiveSession(app.db, claims.sessionId, claims.userId, at);
   if (live?.status !== 'active') throw new AuthenticationError('invalid_token', 'This login has ended.');
   if (live.tenant_status !== 'active') throw new ForbiddenError('tenant_suspended');
+  if (versions !== null) app.sessionCache.set(claims.sessionId, live, versions, at.getTime());
+  return personCaller(live, { signal, versions, loaded: true });
+}
+
+function personCaller(live: LiveSession, freshness: Freshness): Caller {
   return {
     kind: 'person',
     userId: live.user_id,
@@ -284,5 +305,24 @@ export async function authenticatePerson(app: App, token: string): Promise<Calle
     role: live.role,
     sessionId: live.session_id,
     session: live,
+    freshness,
   };
+}
+
+/**
+ * After a committed change of people's accounts or logins (a logout, a password change, a role change,
+ * a removal, a new login's last-login time): this instance forgets their cached logins at once and every
+ * other instance sees their signal move on its next request. A signal that cannot be written (Redis
+ * down) is logged: other instances then hold the old row for at most the cache's TTL.
+ */
+export async function personChanged(
+  deps: { sessionCache: SessionCache; signals: KeySignals; log: Logger },
+  userIds: readonly string[],
+): Promise<void> {
+  deps.sessionCache.deleteWhere((live) => userIds.includes(live.user_id));
+  await deps.signals.bump(userIds.map(personSignal)).catch((error: unknown) => {
+    deps.log.error('person change signal not written: other instances may use the old login until its TTL', {
+      error,
+    });
+  });
 }

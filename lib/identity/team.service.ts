@@ -7,6 +7,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { insertPerson, prepareTemporaryPassword } from './person.service.js';
 import { revokeUserSessions } from './session.repository.js';
+import { personChanged } from './session.service.js';
 import { countActiveOwners, findTenantUser, type UserRow } from './user.repository.js';
 
 const PRIVILEGED: readonly Role[] = ['owner', 'admin'];
@@ -105,7 +106,7 @@ export async function changeMember(
   changes: { role?: Role | undefined; status?: 'active' | 'disabled' | undefined },
 ): Promise<UserRow> {
   const at = app.now();
-  return app.db.transaction().execute(async (trx) => {
+  const updated = await app.db.transaction().execute(async (trx) => {
     await lockTenant(trx, tenantId);
     const member = await findTenantUser(trx, tenantId, memberId, true);
     if (!member) throw new NotFoundError();
@@ -140,6 +141,8 @@ export async function changeMember(
     );
     return updated;
   });
+  await personChanged(app, [memberId]);
+  return updated;
 }
 
 export async function removeMember(
@@ -170,4 +173,5 @@ export async function removeMember(
       at,
     );
   });
+  await personChanged(app, [memberId]);
 }

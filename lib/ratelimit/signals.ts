@@ -4,32 +4,37 @@ import { RateLimiterUnavailableError, windowStart } from './limiter.js';
 import { keySafe, withinRateLimitBudget } from './upstash.js';
 
 /**
- * Revocation signals and usage counters for API keys, kept in the limiter's store (Redis; in memory in
- * the embedded mode). See docs/decisions/0027-key-cache-and-revocation-signal.md.
+ * Revocation signals, and usage counters for API keys, kept in the limiter's store (Redis; in memory in
+ * the embedded mode). See docs/decisions/0027-key-cache-and-revocation-signal.md and 0043.
  *
- * A signal is a version string: the counter of the presented secret's hash (bumped by every revoke,
- * rotation and scope or allow-list change of the key that secret names) and the tenants' epoch (bumped
- * by every change of a tenant's status). A cached key record is trusted only while the version read
- * with the request equals the one read BEFORE the record was loaded from Postgres: writers commit
- * first and bump after, so any change the record missed has moved the version.
+ * A signal is named after what a cached record rests on: an API key's by the hash of the presented
+ * secret, a person's logins by `personSignal(userId)`. Its version is that name's counter (bumped by every
+ * revoke, rotation and scope or allow-list change of the key the secret names; by every change of the
+ * person's account or logins) and the tenants' epoch (bumped by every change of a tenant). A cached
+ * record is trusted only while the version read with the request equals the one read BEFORE the
+ * record was loaded from Postgres: writers commit first and bump after, so any change the record
+ * missed has moved the version.
  */
 export interface KeySignals {
-  /** The current version for a secret's hash (cold path: read before the database lookup). */
-  read(hash: string): Promise<string>;
+  /** The current version of a signal (cold path: read before the database lookup; a person's: every request). */
+  read(signal: string): Promise<string>;
   /**
-   * The same version, and one request counted in the key's usage for the window containing `at`, and
+   * A key's version, and one request counted in the key's usage for the window containing `at`, and
    * the client address noted among the key's addresses (`newAddress`: seen for the first time, by a key
    * that had been used from others). Issue it in the same tick as the key's limiter call: both then
    * travel in one round trip.
    */
   touch(hash: string, keyId: string, at: number, address: string): Promise<Touched>;
-  /** After a committed change of a key: its secrets' hashes (current and previous) move on. */
-  bumpKeys(hashes: readonly string[]): Promise<void>;
-  /** After a committed change of a tenant's status: every cached key re-verifies once. */
+  /** After a committed change: a key's secrets' hashes (current and previous), or a person's signal. */
+  bump(signals: readonly string[]): Promise<void>;
+  /** After a committed change of a tenant: every cached key and login re-verifies once. */
   bumpTenants(): Promise<void>;
   /** Requests counted per window start (Unix ms) for windows starting in [from, to]. */
   usage(keyId: string, from: number, to: number): Promise<Map<number, number>>;
 }
+
+/** The signal of a person's logins: no key hash (64 hex digits) has this form. */
+export const personSignal = (userId: string) => `user:${userId}`;
 
 export interface Touched {
   readonly versions: string;
@@ -69,7 +74,7 @@ return { tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET',
 `;
 
 export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: number): KeySignals {
-  const hashKey = (hash: string) => `${prefix}:sig:h:${keySafe(hash)}`;
+  const signalKey = (name: string) => `${prefix}:sig:h:${keySafe(name)}`;
   const tenantsKey = `${prefix}:sig:tenants`;
   const usageKey = (keyId: string) => `${prefix}:use:${keySafe(keyId)}`;
   const touchScript = redis.createScript<[number, number, number]>(TOUCH_SCRIPT);
@@ -82,10 +87,10 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
       throw error;
     });
   return {
-    async read(hash) {
+    async read(name) {
       if (Date.now() < quietUntil) throw new RateLimiterUnavailableError('recently unavailable');
       const [own, tenants] = await within(() =>
-        redis.mget<(string | number | null)[]>(hashKey(hash), tenantsKey),
+        redis.mget<(string | number | null)[]>(signalKey(name), tenantsKey),
       );
       return `${own ?? 0}:${tenants ?? 0}`;
     },
@@ -93,7 +98,7 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
       // Called synchronously (no await first) so that it joins the limiter call's pipeline.
       return within(() =>
         touchScript.exec(
-          [hashKey(hash), tenantsKey, usageKey(keyId), `${prefix}:ips:${keySafe(keyId)}`],
+          [signalKey(hash), tenantsKey, usageKey(keyId), `${prefix}:ips:${keySafe(keyId)}`],
           [
             String(windowNumber(at)),
             String(USAGE_TTL_SECONDS),
@@ -104,12 +109,12 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
         ),
       ).then(touched);
     },
-    async bumpKeys(hashes) {
+    async bump(names) {
       await within(() =>
         Promise.all(
-          hashes.flatMap((hash) => [
-            redis.incr(hashKey(hash)),
-            redis.expire(hashKey(hash), VERSION_TTL_SECONDS),
+          names.flatMap((name) => [
+            redis.incr(signalKey(name)),
+            redis.expire(signalKey(name), VERSION_TTL_SECONDS),
           ]),
         ),
       );
@@ -134,10 +139,10 @@ export function createMemorySignals(): KeySignals {
   let tenants = 0;
   const usage = new Map<string, Map<number, number>>();
   const addresses = new Map<string, Set<string>>();
-  const version = (hash: string) => `${versions.get(hash) ?? 0}:${tenants}`;
+  const version = (name: string) => `${versions.get(name) ?? 0}:${tenants}`;
   return {
-    async read(hash) {
-      return version(hash);
+    async read(name) {
+      return version(name);
     },
     async touch(hash, keyId, at, address) {
       const seen = mapEntry(addresses, keyId, () => new Set<string>());
@@ -154,8 +159,8 @@ export function createMemorySignals(): KeySignals {
       } else windows.set(start, count + 1);
       return { versions: version(hash), newAddress: added && known > 0 };
     },
-    async bumpKeys(hashes) {
-      for (const hash of hashes) versions.set(hash, (versions.get(hash) ?? 0) + 1);
+    async bump(names) {
+      for (const name of names) versions.set(name, (versions.get(name) ?? 0) + 1);
     },
     async bumpTenants() {
       tenants += 1;

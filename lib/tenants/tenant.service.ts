@@ -115,13 +115,16 @@ export async function changeTenant(
 }
 
 /**
- * After a committed change of a tenant's status: the signal moves, so every instance's cached keys are
- * re-verified from Postgres on their next use. Suspensions are rare, so one epoch for all tenants does.
+ * After a committed change of a tenant: the signal moves, so every instance's cached keys and logins
+ * are re-verified from Postgres on their next use. Tenant changes are rare, so one epoch for all does.
  */
-export async function tenantStatusChanged(deps: { signals: KeySignals; log: Logger }): Promise<void> {
+export async function tenantChanged(deps: { signals: KeySignals; log: Logger }): Promise<void> {
   await deps.signals.bumpTenants().catch((error: unknown) => {
-    deps.log.error('tenant change signal not written: other instances may use cached keys until their TTL', {
-      error,
-    });
+    deps.log.error(
+      'tenant change signal not written: other instances may use cached keys and logins until their TTL',
+      {
+        error,
+      },
+    );
   });
 }

@@ -6,7 +6,7 @@ import { defineEndpoint } from '../http/endpoint.js';
 import { insertPerson, prepareTemporaryPassword } from '../identity/person.service.js';
 import { findTenant, listTenants } from './tenant.repository.js';
 import { createTenantBody, tenantParams, tenantSchema, updateTenantBody } from './tenant.schemas.js';
-import { changeTenant, createTenant, tenantStatusChanged, toTenantView } from './tenant.service.js';
+import { changeTenant, createTenant, tenantChanged, toTenantView } from './tenant.service.js';
 
 const tags = ['Tenants'];
 
@@ -108,8 +108,9 @@ export const updateTenantEndpoint = defineEndpoint({
   response: { status: 200, description: 'The updated tenant', schema: tenantSchema },
   handler: async (ctx, { params, body }) => {
     const tenant = await changeTenant(ctx.db, ctx.actor, params.tenantId, body, ctx.now());
-    // After the commit: every instance re-verifies its cached keys once (lib/ratelimit/signals.ts).
-    if (body.status !== undefined) await tenantStatusChanged(ctx.app);
+    // After the commit: every instance re-verifies its cached keys and logins once (lib/ratelimit/signals.ts):
+    // a status decides both, and a login's cached row shows the tenant's name and tier on /v1/auth/me.
+    await tenantChanged(ctx.app);
     return toTenantView(tenant);
   },
 });

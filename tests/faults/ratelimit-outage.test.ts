@@ -2,7 +2,8 @@
  * Redis down under load, by policy (issue 8, API.md §3): with a Redis and a Postgres of its own and the
  * real dev server as a process (tests/faults/processes.ts), Redis is killed, then frozen, while requests
  * run. Quotas fail OPEN: a key-authenticated GET keeps answering 200, counted by the instance's own
- * limiter. Security throttles fail CLOSED: a login answers 503 + Retry-After. /api/health says the
+ * limiter, and so does a JWT request (its login, cached or not, is then checked in Postgres: no signal
+ * can confirm a cached one). Security throttles fail CLOSED: a login answers 503 + Retry-After. /api/health says the
  * limiter is down. Nothing hangs, and all is as before once Redis is back. No timing is asserted beyond
  * the hang bound.
  */
@@ -36,7 +37,7 @@ const skip = !bindir
     : false;
 
 interface Outcome {
-  readonly op: 'key' | 'login' | 'health';
+  readonly op: 'key' | 'me' | 'login' | 'health';
   readonly started: number;
   readonly ended: number;
   readonly status: number | 'hang' | 'error';
@@ -45,19 +46,27 @@ interface Outcome {
   readonly body: unknown;
 }
 
-async function request(service: Service, op: Outcome['op'], apiKey: string): Promise<Outcome> {
+/** An API key and a person's access token, the credentials of the `key` and `me` requests. */
+interface Credentials {
+  apiKey: string;
+  accessToken: string;
+}
+
+async function request(service: Service, op: Outcome['op'], credentials: Credentials): Promise<Outcome> {
   const started = performance.now();
   const init: RequestInit =
     op === 'key'
-      ? { headers: { 'x-api-key': apiKey } }
-      : op === 'login'
-        ? {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ email: 'nobody@outage.test', password: 'not the password at all' }),
-          }
-        : {};
-  const path = op === 'key' ? '/v1/whoami' : op === 'login' ? '/v1/auth' : '/api/health';
+      ? { headers: { 'x-api-key': credentials.apiKey } }
+      : op === 'me'
+        ? { headers: { authorization: `Bearer ${credentials.accessToken}` } }
+        : op === 'login'
+          ? {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ email: 'nobody@outage.test', password: 'not the password at all' }),
+            }
+          : {};
+  const path = { key: '/v1/whoami', me: '/v1/auth/me', login: '/v1/auth', health: '/api/health' }[op];
   try {
     const res = await fetch(`${service.baseUrl}${path}`, {
       ...init,
@@ -83,15 +92,18 @@ async function request(service: Service, op: Outcome['op'], apiKey: string): Pro
 /** A login the throttle let through (wrong password: 401) or stopped (429): Redis answered either way. */
 const isThrottleAnswer = (status: Outcome['status']) => status === 401 || status === 429;
 
+/** One worker, 10 requests a second: health, and /me (a person may make 1,000 a window, both faults included). */
+const paced = (op: Outcome['op']) => op === 'health' || op === 'me';
+
 /** Keeps every op running from a few workers until stopped. */
-function load(service: Service, apiKey: string) {
+function load(service: Service, credentials: Credentials) {
   const outcomes: Outcome[] = [];
   let stopped = false;
-  const workers = (['key', 'login', 'health'] as const).flatMap((op) =>
-    Array.from({ length: op === 'health' ? 1 : WORKERS_PER_OP }, async () => {
+  const workers = (['key', 'me', 'login', 'health'] as const).flatMap((op) =>
+    Array.from({ length: paced(op) ? 1 : WORKERS_PER_OP }, async () => {
       while (!stopped) {
-        outcomes.push(await request(service, op, apiKey));
-        if (op === 'health') await sleep(100);
+        outcomes.push(await request(service, op, credentials));
+        if (paced(op)) await sleep(100);
       }
     }),
   );
@@ -108,7 +120,7 @@ describe('Redis outage, by policy', { skip }, () => {
   let postgres: OwnPostgres | undefined;
   let redis: OwnRedis | undefined;
   let service: Service | undefined;
-  let apiKey = '';
+  const credentials: Credentials = { apiKey: '', accessToken: '' };
 
   before(async () => {
     postgres = await startOwnPostgres(bindir as string);
@@ -134,16 +146,31 @@ describe('Redis outage, by policy', { skip }, () => {
       body: JSON.stringify({ name: 'Outage', owner: { email: 'owner@outage.test', name: 'Owner' } }),
     });
     assert.equal(tenant.status, 201);
-    const tenantId = ((await tenant.json()) as { tenant: { id: string } }).tenant.id;
+    const created = (await tenant.json()) as {
+      tenant: { id: string };
+      owner: { temporary_password: string };
+    };
+    const tenantId = created.tenant.id;
+    const session = await fetch(`${service.baseUrl}/v1/auth/set-password`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        email: 'owner@outage.test',
+        temporary_password: created.owner.temporary_password,
+        new_password: 'correct horse battery staple 42',
+      }),
+    });
+    assert.equal(session.status, 200, await session.clone().text());
+    credentials.accessToken = ((await session.json()) as { access_token: string }).access_token;
     const key = await fetch(`${service.baseUrl}/v1/tenants/${tenantId}/api-keys`, {
       method: 'POST',
       headers,
       body: JSON.stringify({ name: 'Outage key', tier: 'internal', scopes: ['contracts'] }),
     });
     assert.equal(key.status, 201, await key.clone().text());
-    apiKey = ((await key.json()) as { key: string }).key;
+    credentials.apiKey = ((await key.json()) as { key: string }).key;
     // Every function module loaded once, so that the baseline phase measures answers, not start-up.
-    for (const op of ['key', 'login', 'health'] as const) await request(service, op, apiKey);
+    for (const op of ['key', 'me', 'login', 'health'] as const) await request(service, op, credentials);
   });
 
   after(async () => {
@@ -166,9 +193,9 @@ describe('Redis outage, by policy', { skip }, () => {
   ];
 
   for (const fault of faults) {
-    it(`Redis ${fault.name}: key requests keep answering 200, logins answer 503, health says down`, async (t) => {
+    it(`Redis ${fault.name}: key and JWT requests keep answering 200, logins answer 503, health says down`, async (t) => {
       const running = service as Service;
-      const traffic = load(running, apiKey);
+      const traffic = load(running, credentials);
       await sleep(2_000);
       const injected = performance.now();
       await fault.inject();
@@ -180,7 +207,7 @@ describe('Redis outage, by policy', { skip }, () => {
       await fault.restore();
       await waitFor(
         'limiter back',
-        async () => isThrottleAnswer((await request(running, 'login', apiKey)).status),
+        async () => isThrottleAnswer((await request(running, 'login', credentials)).status),
         HANG_LIMIT_MS * 2,
       );
       const recovered = performance.now();
@@ -197,9 +224,13 @@ describe('Redis outage, by policy', { skip }, () => {
       const of = (list: Outcome[], op: Outcome['op']) => list.filter((o) => o.op === op);
       for (const phase of [before, during, afterwards]) {
         assert.ok(
-          of(phase, 'key').length > 0 && of(phase, 'login').length > 0,
-          `the load ran in every phase (key, login answers before/during/after): ${JSON.stringify(
-            [before, during, afterwards].map((list) => [of(list, 'key').length, of(list, 'login').length]),
+          of(phase, 'key').length > 0 && of(phase, 'me').length > 0 && of(phase, 'login').length > 0,
+          `the load ran in every phase (key, me, login answers before/during/after): ${JSON.stringify(
+            [before, during, afterwards].map((list) => [
+              of(list, 'key').length,
+              of(list, 'me').length,
+              of(list, 'login').length,
+            ]),
           )}`,
         );
       }
@@ -209,6 +240,12 @@ describe('Redis outage, by policy', { skip }, () => {
       }
       for (const o of of(during, 'key'))
         assert.equal(o.status, 200, `quota fails open: ${JSON.stringify(o.body)}`);
+      for (const o of [...before, ...during, ...afterwards].filter((x) => x.op === 'me'))
+        assert.equal(
+          o.status,
+          200,
+          `a JWT request: quota open, login from Postgres: ${JSON.stringify(o.body)}`,
+        );
       for (const o of of(during, 'login')) {
         assert.equal(o.status, 503, `throttle fails closed: ${JSON.stringify(o.body)}`);
         assert.equal(o.code, 'service_unavailable');

@@ -61,7 +61,7 @@ describe('the key touch script, by hash', { skip }, () => {
     assert.deepEqual(await scriptCalls(), { eval: 1, evalsha: 0 }, 'unknown script: NOSCRIPT, then EVAL');
 
     const trips = bridgeRequests(bridge.url);
-    await signals.bumpKeys(['hash-a']);
+    await signals.bump(['hash-a']);
     const second = await touch('192.0.2.2');
     assert.equal(bridgeRequests(bridge.url) - trips, 2, 'the bump, then one round trip for the touch');
     assert.deepEqual(second, { versions: '1:0', newAddress: true });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { call } from '../support/client.js';
+import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
 import {
   activate,
@@ -90,7 +90,7 @@ forEachBackend(
       );
     });
 
-    it('GET /v1/auth/me answers from the database', async () => {
+    it('GET /v1/auth/me answers from the login, and shows a change on the very next request', async () => {
       const { tenantId, session, owner } = await ownerSession(ctx.app);
       const res = await call(ctx.app, 'GET', '/v1/auth/me', { headers: session.auth });
       assert.equal(res.status, 200);
@@ -98,13 +98,19 @@ forEachBackend(
       assert.ok(res.body.user.last_login_at);
       assert.deepEqual(Object.keys(res.body.tenant).sort(), ['id', 'max_tier', 'name', 'slug', 'status']);
       assert.equal(res.body.tenant.id, tenantId);
-      await ctx.app.db
-        .updateTable('users')
-        .set({ name: 'Renamed In DB' })
-        .where('id', '=', session.userId)
-        .execute();
+      const renamed = await call(ctx.app, 'PATCH', `/v1/tenants/${tenantId}`, {
+        headers: asAdmin,
+        json: { name: 'Renamed Tenant' },
+      });
+      assert.equal(renamed.status, 200, renamed.text);
       const again = await call(ctx.app, 'GET', '/v1/auth/me', { headers: session.auth });
-      assert.equal(again.body.user.name, 'Renamed In DB');
+      assert.equal(again.body.tenant.name, 'Renamed Tenant');
+      // Another login shows on the first one's /me: its last-login time is the newest.
+      clock.advance(60_000);
+      const loggedInAfter = clock.now();
+      await logIn(ctx.app, owner.email);
+      const later = await call(ctx.app, 'GET', '/v1/auth/me', { headers: session.auth });
+      assert.ok(new Date(later.body.user.last_login_at) >= loggedInAfter, later.body.user.last_login_at);
     });
 
     it('rotates refresh tokens (header or body) and spends the old one', async () => {

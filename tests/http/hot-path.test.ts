@@ -9,10 +9,11 @@ import { after, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { type App, createApp } from '../../lib/app.js';
 import { answerRequest } from '../../lib/http/pipeline.js';
+import { generateSigningJwk } from '../../lib/identity/signing-keys.js';
 import { createVercelRouter, functionExports } from '../../scripts/vercel-local.js';
 import { asAdmin, call } from '../support/client.js';
 import { testClock } from '../support/clock.js';
-import { logIn, ownerSession } from '../support/fixtures.js';
+import { addMember, logIn, ownerSession } from '../support/fixtures.js';
 import { forEachBackend } from '../support/harness.js';
 import { adminKey, counting, keyTenant, withKey } from '../support/keys.js';
 import { bridgeRequests } from '../support/upstash-bridge.js';
@@ -150,31 +151,42 @@ forEachBackend(
       }
     });
 
-    it('a JWT request makes one Postgres read for its login: /v1/auth/me answers from it', async () => {
+    it('a JWT request: one Postgres read for its login when cold, none when warm, exactly 1 Redis round trip', async () => {
       const { session, tenantId, owner } = await ownerSession(ctx.app);
       const counted = counting(ctx.app);
-      await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth }); // warm
+      const trips = redisRoundTrips(ctx.app);
+      const services = ctx.app.config.rateLimit.kind === 'upstash';
+      const cold = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
+      assert.equal(cold.status, 200, cold.text);
       await ctx.app.settle();
+      assert.equal(counted.queries(), 1, 'cold: the live-session check, nothing more');
+      // Cold: the signal read before the check, the limit with the signal.
+      assert.equal(trips.count(), services ? 2 : 0);
       for (let i = 0; i < 3; i++) {
-        const before = { queries: counted.queries(), limits: counted.limiterCalls() };
+        const before = { queries: counted.queries(), trips: trips.count(), limits: counted.limiterCalls() };
         const me = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
         assert.equal(me.status, 200, me.text);
         assert.equal(me.body.user.email, owner.email);
         assert.equal(me.body.tenant.id, tenantId);
         assert.equal(me.body.tenant.status, 'active');
         await ctx.app.settle();
-        assert.equal(counted.queries() - before.queries, 1, '/me: the live-session check, nothing more');
+        assert.equal(counted.queries() - before.queries, 0, 'warm: no Postgres round trip');
+        assert.equal(
+          trips.count() - before.trips,
+          services ? 1 : 0,
+          'warm: the limit and the signal, one round trip',
+        );
         assert.equal(counted.limiterCalls() - before.limits, 1, 'one limiter call');
       }
-      // A resource read with a JWT: the same one read for the login, then the handler's own query.
+      // A resource read with a JWT: only the handler's own query.
       const before = counted.queries();
       const team = await call(counted.app, 'GET', `/v1/tenants/${tenantId}/team-members`, {
         headers: session.auth,
       });
       assert.equal(team.status, 200, team.text);
       await ctx.app.settle();
-      assert.equal(counted.queries() - before, 2, 'the live-session check and the page of people');
-      // And the one read still ends the login at once: after a logout the same token is refused.
+      assert.equal(counted.queries() - before, 1, 'the page of people');
+      // And a logout still ends the login at once: the same token is refused on the very next request.
       const out = await call(counted.app, 'POST', '/v1/auth/logout', { headers: session.auth });
       assert.equal(out.status, 204, out.text);
       const after = await call(counted.app, 'GET', '/v1/auth/me', { headers: session.auth });
@@ -295,6 +307,121 @@ forEachBackend(
       for (const app of instances) assert.equal((await get(app)).body.code, 'tenant_suspended');
       await call(ctx.app, 'PATCH', own, { headers: asAdmin, json: { status: 'active' } });
       for (const app of instances) assert.equal((await get(app)).status, 200);
+    });
+
+    /**
+     * The instances a login is warm in: this one embedded; in services mode two new ones on the same
+     * Postgres and Redis with one signing key between them (this one's key is its own, made at start).
+     */
+    let loginInstances: App[] | undefined;
+    async function sharingSigningKey(): Promise<App[]> {
+      if (ctx.app.config.rateLimit.kind !== 'upstash') return [ctx.app];
+      if (!loginInstances) {
+        const privateKeys = JSON.stringify([await generateSigningJwk()]);
+        const config = { ...ctx.app.config, jwt: { ...ctx.app.config.jwt, privateKeys } };
+        loginInstances = [
+          await createApp(config, { now: clock.now }),
+          await createApp(config, { now: clock.now }),
+        ];
+        others.push(...loginInstances);
+      }
+      return loginInstances;
+    }
+
+    /** A member's login, warm in every instance; changes are made through the first. */
+    async function warmLogin() {
+      const instances = await sharingSigningKey();
+      const first = instances[0] as App;
+      const owner = await ownerSession(first);
+      const member = await addMember(first, owner.tenantId, owner.session.auth, 'member');
+      const me = (app: App) => call(app, 'GET', '/v1/auth/me', { headers: member.session.auth });
+      for (const app of instances) {
+        for (let i = 0; i < 2; i++) {
+          const res = await me(app);
+          assert.equal(res.status, 200, res.text);
+        }
+      }
+      const team = `/v1/tenants/${owner.tenantId}/team-members`;
+      return { first, owner, member, instances, me, team };
+    }
+
+    /** Each way a login ends, with nothing else moving the person's signal in between. */
+    const endings: [string, (login: Awaited<ReturnType<typeof warmLogin>>) => Promise<unknown>][] = [
+      [
+        'a logout',
+        ({ first, member }) => call(first, 'POST', '/v1/auth/logout', { headers: member.session.auth }),
+      ],
+      [
+        'a role change',
+        ({ first, owner, member, team }) =>
+          call(first, 'PATCH', `${team}/${member.id}`, {
+            headers: owner.session.auth,
+            json: { role: 'admin' },
+          }),
+      ],
+      [
+        'a disabled account',
+        ({ first, owner, member, team }) =>
+          call(first, 'PATCH', `${team}/${member.id}`, {
+            headers: owner.session.auth,
+            json: { status: 'disabled' },
+          }),
+      ],
+      [
+        'a removal',
+        ({ first, owner, member, team }) =>
+          call(first, 'DELETE', `${team}/${member.id}`, { headers: owner.session.auth }),
+      ],
+      [
+        'a replayed refresh token',
+        async ({ first, member }) => {
+          const refresh = () =>
+            call(first, 'POST', '/v1/auth/refresh', {
+              json: { refresh_token: member.session.refreshToken },
+            });
+          assert.equal((await refresh()).status, 200);
+          clock.advance(15_000); // past the 10 s grace for two tabs, within the cache's 30 s
+          assert.equal((await refresh()).body.code, 'refresh_token_reused');
+        },
+      ],
+    ];
+    for (const [ending, end] of endings) {
+      it(`a login cached by the instances ends with ${ending} on the very next request, in every instance`, async () => {
+        const login = await warmLogin();
+        const ended = (await end(login)) as { status?: number; text?: string } | undefined;
+        if (ended?.status !== undefined) assert.ok(ended.status < 300, ended.text);
+        for (const app of login.instances) {
+          const res = await login.me(app);
+          assert.equal(res.status, 401, res.text);
+          assert.equal(res.body.code, 'invalid_token');
+        }
+      });
+    }
+
+    it("a tenant's suspension and reactivation apply to cached logins on the very next request, in every instance", async () => {
+      const { first, owner, instances, me } = await warmLogin();
+      const own = `/v1/tenants/${owner.tenantId}`;
+      await call(first, 'PATCH', own, { headers: asAdmin, json: { status: 'suspended' } });
+      for (const app of instances) assert.equal((await me(app)).body.code, 'tenant_suspended');
+      await call(first, 'PATCH', own, { headers: asAdmin, json: { status: 'active' } });
+      for (const app of instances) assert.equal((await me(app)).status, 200);
+    });
+
+    it('a cached login is never trusted past its expiry, with no change written', async () => {
+      const { first, member, instances } = await warmLogin();
+      // A login lasts 30 days however often it is refreshed: an access token from its last minute.
+      clock.advance(30 * 24 * HOUR - 20_000);
+      const refreshed = await call(first, 'POST', '/v1/auth/refresh', {
+        json: { refresh_token: member.session.refreshToken },
+      });
+      assert.equal(refreshed.status, 200, refreshed.text);
+      const me = (app: App) =>
+        call(app, 'GET', '/v1/auth/me', {
+          headers: { authorization: `Bearer ${refreshed.body.access_token}` },
+        });
+      for (const app of instances) assert.equal((await me(app)).status, 200);
+      clock.advance(25_000); // past the login's end, within the cache's 30 s and the token's 15 minutes
+      for (const app of instances) assert.equal((await me(app)).status, 401);
     });
 
     it('usage: requests and limited requests per window, counted with the limit; last use written in the background', async () => {
