@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createScratchDatabase, deleteRedisPrefix } from '../tests/support/backends.js';
 
@@ -103,39 +104,59 @@ export interface LoadRow extends Run {
   roundTripsPerRequest: number | null;
 }
 
-async function api(
+/** The fields the benchmark reads, of the answers it asks for. */
+interface ApiBody {
+  tenant: { id: string };
+  owner: { email: string; temporary_password: string };
+  key: string;
+  access_token: string;
+}
+
+/**
+ * One JSON request to the dev server, from the loopback address `from` (127.0.0.1 by default): a
+ * person's first login counts against its address (100 a window), so people are set up from several.
+ */
+function api(
   base: string,
   method: string,
   path: string,
   headers: Record<string, string>,
   json?: unknown,
-) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...headers, ...(json ? { 'content-type': 'application/json' } : {}) },
-    ...(json ? { body: JSON.stringify(json) } : {}),
+  from?: string,
+): Promise<ApiBody> {
+  const body = json === undefined ? undefined : JSON.stringify(json);
+  const sent = body === undefined ? headers : { ...headers, 'content-type': 'application/json' };
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}${path}`,
+      { method, headers: sent, ...(from ? { localAddress: from } : {}) },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 300) reject(new Error(`${method} ${path}: ${status} ${text}`));
+          else resolve(JSON.parse(text) as ApiBody);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  // Only the fields the benchmark reads, of the answers it asks for.
-  const body = (await res.json()) as {
-    tenant: { id: string };
-    owner: { email: string; temporary_password: string };
-    key: string;
-    access_token: string;
-  };
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
 }
 
 /**
  * What each target needs: API keys (internal tier, 10,000 per window each) and people (1,000 per
  * window each), several of each used in turn so no run is capped by a limit: a target's warm-up and
- * runs (17 s quick, 40 s full) send up to ~30,000 whoami and ~2,500 /me per second on a fast machine
- * (bare handler ~95,000 req/s). Any 429 shows in `non2xx`.
+ * runs (17 s quick, 40 s full) send up to ~30,000 whoami and ~8,000 /me per second on a fast machine
+ * (bare handler ~95,000 req/s). Any 429 shows in `non2xx`. Each person costs ~3 bcrypt hashes to set
+ * up (~0.2 s).
  */
 const KEYS = 160;
 const KEYS_PER_TENANT = 80;
 const WHOAMI = 'GET /v1/whoami (API key)';
-const PEOPLE = { quick: 64, full: 128 };
+const PEOPLE = { quick: 160, full: 320 };
 
 /** An answer as the `answer` role of bench-load-child.ts writes it. */
 interface CannedAnswer {
@@ -194,6 +215,7 @@ async function prepare(base: string, quick: boolean): Promise<Record<string, Req
         temporary_password: t.owner.temporary_password,
         new_password: 'correct horse battery staple 42',
       },
+      `127.0.0.${2 + Math.floor(i / 90)}`,
     );
     tokens.push(session.access_token);
   }
