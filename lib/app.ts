@@ -11,7 +11,7 @@ import { createMailer, type Mailer } from './mail/outbox.js';
 import type { RateLimiter } from './ratelimit/limiter.js';
 import { createMemoryLimiter } from './ratelimit/memory.js';
 import { withOutagePolicy } from './ratelimit/outage.js';
-import { createMemorySignals, createRedisSignals, type KeySignals } from './ratelimit/signals.js';
+import { createMemorySignals, createRedisSignals, type Signals } from './ratelimit/signals.js';
 import { createUpstashLimiter, createUpstashRedis } from './ratelimit/upstash.js';
 
 /** Everything a request needs from the outside world, built once per process from the config. */
@@ -20,8 +20,8 @@ export interface App {
   readonly db: Db;
   readonly database: DatabaseHandle;
   readonly limiter: RateLimiter;
-  /** Key revocation signals and usage counters, in the limiter's store (lib/ratelimit/signals.ts). */
-  readonly signals: KeySignals;
+  /** Revocation signals of keys and logins, key usage counters (lib/ratelimit/signals.ts). */
+  readonly signals: Signals;
   /** Verified API-key records of this instance (lib/keys/key-cache.ts). */
   readonly keyCache: KeyCache;
   /** Verified logins of this instance (lib/identity/session-cache.ts). */
@@ -51,7 +51,7 @@ export interface AppOptions {
 }
 
 /** The limiter and the key signals, sharing one store (and, on Upstash, one client whose transport batches their commands). */
-function createStore(config: Config, log: Logger): { limiter: RateLimiter; signals: KeySignals } {
+function createStore(config: Config, log: Logger): { limiter: RateLimiter; signals: Signals } {
   const rateLimit = config.rateLimit;
   if (rateLimit.kind === 'memory') return { limiter: createMemoryLimiter(), signals: createMemorySignals() };
   const redis = createUpstashRedis(rateLimit);

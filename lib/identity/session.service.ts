@@ -7,7 +7,7 @@ import type { Freshness, Reload } from '../auth/verified-cache.js';
 import type { Db } from '../db/database.js';
 import { AuthenticationError, ForbiddenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type KeySignals, personSignal } from '../ratelimit/signals.js';
+import { personSignal, type Signals } from '../ratelimit/signals.js';
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   signAccessToken,
@@ -316,7 +316,7 @@ function personCaller(live: LiveSession, freshness: Freshness): Caller {
  * down) is logged: other instances then hold the old row for at most the cache's TTL.
  */
 export async function personChanged(
-  deps: { sessionCache: SessionCache; signals: KeySignals; log: Logger },
+  deps: { sessionCache: SessionCache; signals: Signals; log: Logger },
   userIds: readonly string[],
 ): Promise<void> {
   deps.sessionCache.deleteWhere((live) => userIds.includes(live.user_id));

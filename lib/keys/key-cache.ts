@@ -1,7 +1,7 @@
 import { type Freshness, type Reload, VerifiedCache } from '../auth/verified-cache.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
-import type { KeySignals } from '../ratelimit/signals.js';
+import type { Signals } from '../ratelimit/signals.js';
 import {
   checkKey,
   type KeyVerification,
@@ -21,7 +21,7 @@ export class KeyCache extends VerifiedCache<LoadedKey> {}
  * key-authenticated request.
  */
 export async function verifyApiKeyCached(
-  deps: { db: Db; cache: KeyCache; signals: KeySignals },
+  deps: { db: Db; cache: KeyCache; signals: Signals },
   secret: string,
   options: VerifyOptions & { fresh?: Reload },
 ): Promise<{ verification: KeyVerification; freshness: Freshness | null }> {
@@ -48,7 +48,7 @@ export async function verifyApiKeyCached(
  * written (Redis down) is logged: other instances then hold the old record for at most the TTL.
  */
 export async function keyChanged(
-  deps: { keyCache: KeyCache; signals: KeySignals; log: Logger },
+  deps: { keyCache: KeyCache; signals: Signals; log: Logger },
   hashes: readonly (string | null)[],
 ): Promise<void> {
   const present = hashes.filter((hash): hash is string => hash !== null);

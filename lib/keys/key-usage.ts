@@ -2,7 +2,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import type { Actor } from '../auth/caller.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../log.js';
-import type { KeySignals } from '../ratelimit/signals.js';
+import type { Signals } from '../ratelimit/signals.js';
 import { RATE_WINDOW_SECONDS, type Tier, tierRules } from '../vocabulary.js';
 
 const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
@@ -27,7 +27,7 @@ export interface UsageWindow {
  * there and by the limiter, so those past the tier's limit are the limited ones.
  */
 export async function usageWindows(
-  signals: KeySignals,
+  signals: Signals,
   keyId: string,
   tier: Tier,
   at: Date,
@@ -80,7 +80,7 @@ export class KeyUseRecorder {
   readonly #written = new Map<string, number>();
   readonly #spikes = new Map<string, number>();
 
-  note(deps: { db: Db; signals: KeySignals; log: Logger }, use: KeyUse): Promise<void> | null {
+  note(deps: { db: Db; signals: Signals; log: Logger }, use: KeyUse): Promise<void> | null {
     const at = use.at.getTime();
     const last = this.#written.get(use.keyId);
     if (!use.newAddress && last !== undefined && at - last < LAST_USED_INTERVAL_MS) return null;
@@ -89,7 +89,7 @@ export class KeyUseRecorder {
     return this.#write(deps, use);
   }
 
-  async #write(deps: { db: Db; signals: KeySignals }, use: KeyUse): Promise<void> {
+  async #write(deps: { db: Db; signals: Signals }, use: KeyUse): Promise<void> {
     const windows = await usageWindows(deps.signals, use.keyId, use.tier, use.at).catch(() => null);
     const current = windows?.at(-1)?.requests ?? 0;
     const windowStart = Math.floor(use.at.getTime() / WINDOW_MS) * WINDOW_MS;

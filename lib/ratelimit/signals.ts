@@ -15,7 +15,7 @@ import { keySafe, withinRateLimitBudget } from './upstash.js';
  * record was loaded from Postgres: writers commit first and bump after, so any change the record
  * missed has moved the version.
  */
-export interface KeySignals {
+export interface Signals {
   /** The current version of a signal (cold path: read before the database lookup; a person's: every request). */
   read(signal: string): Promise<string>;
   /**
@@ -73,7 +73,7 @@ if added == 1 and known > 0 then fresh = 1 end
 return { tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'), fresh }
 `;
 
-export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: number): KeySignals {
+export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: number): Signals {
   const signalKey = (name: string) => `${prefix}:sig:h:${keySafe(name)}`;
   const tenantsKey = `${prefix}:sig:tenants`;
   const usageKey = (keyId: string) => `${prefix}:use:${keySafe(keyId)}`;
@@ -134,7 +134,7 @@ export function createRedisSignals(redis: Redis, prefix: string, timeoutMs: numb
 }
 
 /** The embedded mode's equivalent: one process, one map. */
-export function createMemorySignals(): KeySignals {
+export function createMemorySignals(): Signals {
   const versions = new Map<string, number>();
   let tenants = 0;
   const usage = new Map<string, Map<number, number>>();

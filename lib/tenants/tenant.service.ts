@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import type { JsonValue, Tier } from '../db/tables.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { KeySignals } from '../ratelimit/signals.js';
+import type { Signals } from '../ratelimit/signals.js';
 import { insertTenant, slugTaken, type TenantRow, updateTenant } from './tenant.repository.js';
 import type { TenantView } from './tenant.schemas.js';
 
@@ -118,7 +118,7 @@ export async function changeTenant(
  * After a committed change of a tenant: the signal moves, so every instance's cached keys and logins
  * are re-verified from Postgres on their next use. Tenant changes are rare, so one epoch for all does.
  */
-export async function tenantChanged(deps: { signals: KeySignals; log: Logger }): Promise<void> {
+export async function tenantChanged(deps: { signals: Signals; log: Logger }): Promise<void> {
   await deps.signals.bumpTenants().catch((error: unknown) => {
     deps.log.error(
       'tenant change signal not written: other instances may use cached keys and logins until their TTL',

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis as IoRedis } from 'ioredis';
 import { windowStart } from '../../lib/ratelimit/limiter.js';
-import { createRedisSignals, type KeySignals } from '../../lib/ratelimit/signals.js';
+import { createRedisSignals, type Signals } from '../../lib/ratelimit/signals.js';
 import { createUpstashRedis } from '../../lib/ratelimit/upstash.js';
 import { RATE_WINDOW_SECONDS } from '../../lib/vocabulary.js';
 import { bridgeRequests, startUpstashBridge, type UpstashBridge } from '../support/upstash-bridge.js';
@@ -23,7 +23,7 @@ describe('the key touch script, by hash', { skip }, () => {
   let redis: OwnRedis;
   let bridge: UpstashBridge;
   let admin: IoRedis;
-  let signals: KeySignals;
+  let signals: Signals;
 
   before(async () => {
     redis = await startOwnRedis(redisBinary as string);
