@@ -2,7 +2,8 @@
  * The hot path of a key-authenticated request (issue 8): warm, it makes no Postgres round trip and exactly
  * one Redis round trip (the tier limit, the key's usage and its revocation signal, auto-pipelined), and
  * every change a key's verification depends on still takes effect on the very next request, in this
- * instance and in another one sharing the same Postgres and Redis. Counts, never durations.
+ * instance and in another one sharing the same Postgres and Redis. The same for a JWT request and the
+ * login it rests on (decision 0043). Counts, never durations.
  */
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
