@@ -1,6 +1,6 @@
 /**
  * Verified records, per instance: API keys by the hash of the secret that found them
- * (lib/keys/key-cache.ts), logins by their session id (lib/identity/session.service.ts). A bounded LRU
+ * (lib/keys/key-cache.ts), logins by their session id (lib/identity/session-cache.ts). A bounded LRU
  * with a TTL. An entry carries the signal version read BEFORE its record was loaded
  * (lib/ratelimit/signals.ts); the request pipeline compares it with the version that comes back with
  * the caller's rate-limit call and drops the entry when they differ. The TTL only bounds what a lost
