@@ -137,7 +137,13 @@ function api(
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status >= 300) reject(new Error(`${method} ${path}: ${status} ${text}`));
-          else resolve(JSON.parse(text) as ApiBody);
+          else {
+            try {
+              resolve(JSON.parse(text) as ApiBody);
+            } catch (error) {
+              reject(error); // not thrown from the socket's callback, where it would end the process
+            }
+          }
         });
       },
     );

@@ -205,6 +205,7 @@ export async function answerRequest(app: App, router: Router, request: Incoming)
       // The key's or login's record may be the instance's cached one: its signal comes back with the count.
       const stale = await countCachedRequest(ctx, own, caller, caller.freshness);
       if (stale) {
+        // A key's signal is named by its secret's hash, the key cache's id; a login's id is its session's.
         if (caller.kind === 'api_key') app.keyCache.delete(caller.freshness.signal);
         else app.sessionCache.delete(caller.sessionId);
         caller = await identify(ctx, endpoint, credential, stale.signalDown ? 'signal-down' : true);

@@ -422,7 +422,11 @@ forEachBackend(
         });
       for (const app of instances) assert.equal((await me(app)).status, 200);
       clock.advance(25_000); // past the login's end, within the cache's 30 s and the token's 15 minutes
-      for (const app of instances) assert.equal((await me(app)).status, 401);
+      for (const app of instances) {
+        const res = await me(app);
+        assert.equal(res.status, 401, res.text);
+        assert.equal(res.body.code, 'invalid_token');
+      }
     });
 
     it('usage: requests and limited requests per window, counted with the limit; last use written in the background', async () => {
